@@ -23,8 +23,10 @@ struct larder_acl {
 
 /* Appends the networks in <text>: addresses or CIDRs ("127.0.0.0/8",
  * "::1/128", "192.168.1.7") separated by spaces or commas; "all" means
- * 0.0.0.0/0 and ::/0. Host bits beyond the prefix must be zero.
- * Returns NULL on success, else a static reason; on error <acl> is unchanged. */
+ * 0.0.0.0/0 and ::/0; "none", standing alone, appends nothing (so a config
+ * option can be set to the empty list). Host bits beyond the prefix must be
+ * zero. Returns NULL on success, else a static reason (empty text is an
+ * error); on error <acl> is unchanged. */
 const char *larder_acl_parse(struct larder_acl *acl, const char *text);
 
 /* Whether <sa> (AF_INET or AF_INET6) is in the list. An IPv4-mapped IPv6
@@ -44,8 +46,9 @@ struct larder_ports {
 };
 
 /* Appends ports or ranges from <text>: "443 563 8000-8100", separated by
- * spaces or commas; "all" means 1-65535. Returns NULL or a static reason;
- * on error <p> is unchanged. */
+ * spaces or commas; "all" means 1-65535; "none", standing alone, appends
+ * nothing. Ports are 1..65535 and a range needs lo <= hi. Returns NULL or a
+ * static reason (empty text is an error); on error <p> is unchanged. */
 const char *larder_ports_parse(struct larder_ports *p, const char *text);
 
 int larder_ports_match(const struct larder_ports *p, uint16_t port);

@@ -84,12 +84,16 @@ enum larder_action {
     LARDER_ACTION_COUNT                /* keep last */
 };
 
-/* Fills every option with its built-in default. */
+/* Fills every option with its built-in default. <cfg> is treated as
+ * uninitialized (nothing in it is freed); pair with larder_config_free(). */
 void larder_config_defaults(struct larder_config *cfg);
 
 /* Sets option <name> (underscores; dashes are accepted too) from text.
- * Returns NULL on success, else a reason naming the problem; <err> receives
- * the message when the reason needs formatting. */
+ * Each call is a source of its own: for a list option the value replaces
+ * the list. Returns NULL on success; on error the option keeps its value and
+ * the return is <err>, holding "NAME: message" (e.g. "max_connections: 'abc'
+ * is not a number", "unknown option 'foo'"), or a static reason when <err>
+ * is NULL. */
 const char *larder_config_set(struct larder_config *cfg, const char *name,
                               const char *value, char *err, size_t errlen);
 
@@ -97,16 +101,21 @@ const char *larder_config_set(struct larder_config *cfg, const char *name,
 int larder_config_load_file(struct larder_config *cfg, const char *path,
                             char *err, size_t errlen);
 
-/* Parses the command line: --help, --version, --check-config FILE,
- * --config FILE, and --NAME VALUE / --NAME=VALUE for every option.
+/* Parses the command line: --help/-h, --version/-V, --check-config FILE,
+ * --config FILE, and --NAME VALUE / --NAME=VALUE for every option. The file
+ * is applied first, wherever --config appears. --help and --version return
+ * at once, before any value is applied. Does not call
+ * larder_config_validate(); the caller does, for RUN and CHECK_CONFIG alike.
  * Returns 0 with *action_out set, or -1 with a message in <err> (the caller
  * prints it and exits with status 2). */
 int larder_config_from_args(struct larder_config *cfg, int argc, char **argv,
                             enum larder_action *action_out,
                             char *err, size_t errlen);
 
-/* Checks the whole configuration for consistency (e.g. at least one listen
- * address). Returns 0, or -1 with a message in <err>. */
+/* Checks the whole configuration for consistency: at least one listen
+ * address and no duplicate, max_connections >= 1, max_header_fields >= 1,
+ * max_request_line <= max_header_block, max_object_size <= cache_size.
+ * Returns 0, or -1 with a message in <err>. */
 int larder_config_validate(const struct larder_config *cfg, char *err, size_t errlen);
 
 /* Prints usage and every option with its default and meaning. */

@@ -1,0 +1,447 @@
+/* SPDX-License-Identifier: MIT */
+/* fetch.c - one exchange with an origin: connection, request out, interim and
+ * final heads in, the response body de-framed with back-pressure, one retry
+ * on a fresh connection, and the connection back to the pool. */
+#include "larder/fetch.h"
+
+#include <assert.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <string.h>
+
+#include "larder/body.h"
+#include "larder/config.h"
+#include "larder/http_msg.h"
+#include "larder/http_parse.h"
+#include "larder/log.h"
+#include "larder/proxy.h"
+#include "larder/upstream.h"
+#include "larder/util.h"
+
+#define WRITE_LOWAT (64 * 1024) /* ask the sink for more request body below this */
+
+enum fetch_state {
+    F_CONNECTING = 0,         /* waiting for a connection */
+    F_HEAD,                   /* request going out, waiting for the final head */
+    F_BODY,                   /* reading the response body */
+    F_DONE,                   /* on_end called */
+    F_STATE_COUNT             /* keep last */
+};
+
+struct larder_fetch {
+    struct larder_proxy *px;
+    const struct larder_fetch_ops *ops;
+    void *arg;
+    char *host;
+    uint16_t port;
+    char *method;
+    int has_body;             /* request body comes through larder_fetch_write */
+    int req_done;             /* all request bytes handed to us */
+    int retryable;            /* idempotent without a body: may be sent twice */
+    int retried;
+    int got_bytes;            /* any response byte arrived on this connection */
+    int paused;
+    int resp_keepalive;       /* the origin allows reuse after this response */
+    int in_cb;                /* inside a sink callback */
+    int dead;                 /* aborted by the sink while in a callback */
+    enum fetch_state state;
+    struct evbuffer *pending; /* request bytes waiting for a connection */
+    struct evbuffer *head_copy; /* the request head again, for the retry */
+    struct evbuffer *decoded; /* response body bytes on their way to the sink */
+    struct larder_upconnect *connecting;
+    struct larder_upconn *uc;
+    struct larder_body_reader body;
+    int status;
+    uint64_t bytes_in;
+};
+
+static void fetch_free(struct larder_fetch *f)
+{
+    if (f->connecting != NULL)
+        larder_upstream_connect_cancel(f->connecting);
+    if (f->uc != NULL) {
+        bufferevent_setcb(larder_upconn_bev(f->uc), NULL, NULL, NULL, NULL);
+        larder_upstream_release(f->uc, 0);
+    }
+    evbuffer_free(f->pending);
+    if (f->head_copy != NULL)
+        evbuffer_free(f->head_copy);
+    evbuffer_free(f->decoded);
+    free(f->host);
+    free(f->method);
+    free(f);
+}
+
+/* Brackets a sink callback. Returns -1 when the sink aborted the fetch in
+ * it; the fetch is freed then and the caller must return at once. */
+static void enter_cb(struct larder_fetch *f)
+{
+    f->in_cb++;
+}
+
+static int leave_cb(struct larder_fetch *f)
+{
+    f->in_cb--;
+    if (f->dead && f->in_cb == 0) {
+        fetch_free(f);
+        return -1;
+    }
+    return 0;
+}
+
+static void set_timeouts(struct larder_fetch *f)
+{
+    const struct larder_config *cfg = f->px->cfg;
+    struct timeval rt, wt;
+    uint64_t r = f->state == F_BODY ? cfg->upstream_read_timeout
+                                    : cfg->upstream_first_byte_timeout;
+
+    rt.tv_sec = (time_t)(r / 1000);
+    rt.tv_usec = (suseconds_t)(r % 1000) * 1000;
+    wt.tv_sec = (time_t)(cfg->upstream_read_timeout / 1000);
+    wt.tv_usec = (suseconds_t)(cfg->upstream_read_timeout % 1000) * 1000;
+    /* while the request body is still going out, only writing is timed */
+    bufferevent_set_timeouts(larder_upconn_bev(f->uc),
+                             f->req_done || f->state == F_BODY ? &rt : NULL, &wt);
+}
+
+/* Ends the exchange: settles the connection, tells the sink, frees. */
+static void finish(struct larder_fetch *f, int status, const char *reason)
+{
+    if (f->uc != NULL) {
+        struct bufferevent *bev = larder_upconn_bev(f->uc);
+        int reusable = status == 0 && f->resp_keepalive && f->req_done &&
+                       f->body.kind != LARDER_BODY_CLOSE &&
+                       evbuffer_get_length(bufferevent_get_input(bev)) == 0;
+        bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
+        larder_upstream_release(f->uc, reusable);
+        f->uc = NULL;
+    }
+    if (status != 0)
+        larder_log(LARDER_LOG_INFO, "fetch %s:%u: %s", f->host, (unsigned)f->port, reason);
+    f->state = F_DONE;
+    enter_cb(f);
+    f->ops->on_end(f->arg, status, reason);
+    f->in_cb--;
+    fetch_free(f);
+}
+
+static void on_connected(struct larder_upconn *uc, int status, const char *reason, void *arg);
+
+static int can_retry(const struct larder_fetch *f)
+{
+    return f->uc != NULL && larder_upconn_reused(f->uc) && !f->retried && f->retryable &&
+           !f->got_bytes && f->state == F_HEAD;
+}
+
+static void retry(struct larder_fetch *f)
+{
+    larder_log(LARDER_LOG_DEBUG, "fetch %s:%u: reused connection failed, retrying",
+               f->host, (unsigned)f->port);
+    bufferevent_setcb(larder_upconn_bev(f->uc), NULL, NULL, NULL, NULL);
+    larder_upstream_release(f->uc, 0);
+    f->uc = NULL;
+    f->retried = 1;
+    f->state = F_CONNECTING;
+    evbuffer_drain(f->pending, evbuffer_get_length(f->pending));
+    evbuffer_add_buffer(f->pending, f->head_copy);
+    f->connecting = larder_upstream_connect(f->px->upstream, f->host, f->port, on_connected, f);
+}
+
+/* ---- reading the response ------------------------------------------------ */
+
+/* Returns 1 when a head was consumed (read on), 0 to wait, -1 when f is gone. */
+static int read_head(struct larder_fetch *f, struct evbuffer *in)
+{
+    const struct larder_config *cfg = f->px->cfg;
+    size_t len = evbuffer_get_length(in);
+    size_t take = len < cfg->limits.max_head ? len : cfg->limits.max_head;
+    struct larder_http_head h;
+    struct larder_http_msg *msg;
+    const char *p;
+    int n;
+
+    if (len == 0)
+        return 0;
+    p = (const char *)evbuffer_pullup(in, (ev_ssize_t)take);
+    larder_http_head_init(&h, f->px->scratch, cfg->limits.max_fields);
+    n = larder_http_parse_response(p, take, &cfg->limits, f->method, strlen(f->method), &h);
+    if (n == LARDER_PARSE_INCOMPLETE) {
+        if (len >= cfg->limits.max_head) {
+            finish(f, 502, "the origin's response head is too large");
+            return -1;
+        }
+        return 0;
+    }
+    if (n == LARDER_PARSE_ERROR) {
+        larder_log(LARDER_LOG_INFO, "fetch %s:%u: malformed response: %s", f->host,
+                   (unsigned)f->port, h.error_reason);
+        finish(f, 502, "malformed response from the origin");
+        return -1;
+    }
+    if (h.status < 200) {
+        if (h.status == 101) {
+            finish(f, 502, "unexpected 101 from the origin");
+            return -1;
+        }
+        if (f->ops->on_interim != NULL) {
+            enter_cb(f);
+            f->ops->on_interim(f->arg, &h);
+            if (leave_cb(f) < 0)
+                return -1;
+        }
+        evbuffer_drain(in, (size_t)n);
+        f->bytes_in += (uint64_t)n;
+        return 1;
+    }
+    msg = larder_http_msg_new(p, (size_t)n, &h);
+    evbuffer_drain(in, (size_t)n);
+    f->bytes_in += (uint64_t)n;
+    f->status = h.status;
+    f->resp_keepalive = !(h.flags & LARDER_HEAD_F_CONN_CLOSE) &&
+                        (h.version >= 11 || (h.flags & LARDER_HEAD_F_CONN_KEEPALIVE));
+    larder_body_reader_init(&f->body, h.body, h.content_length, &cfg->limits);
+    f->state = F_BODY;
+    set_timeouts(f);
+    enter_cb(f);
+    f->ops->on_head(f->arg, msg);
+    if (leave_cb(f) < 0)
+        return -1;
+    if (f->body.done) {
+        finish(f, 0, NULL);
+        return -1;
+    }
+    return 1;
+}
+
+/* Returns 0 to wait for more, -1 when f is gone. */
+static int read_body(struct larder_fetch *f, struct evbuffer *in)
+{
+    while (!f->paused) {
+        size_t before = evbuffer_get_length(in);
+        int rc = larder_body_read(&f->body, in, f->decoded, SIZE_MAX);
+
+        f->bytes_in += before - evbuffer_get_length(in);
+        if (evbuffer_get_length(f->decoded) > 0) {
+            enter_cb(f);
+            f->ops->on_body(f->arg, f->decoded);
+            if (leave_cb(f) < 0)
+                return -1;
+            evbuffer_drain(f->decoded, evbuffer_get_length(f->decoded));
+        }
+        if (rc < 0) {
+            larder_log(LARDER_LOG_INFO, "fetch %s:%u: bad response body: %s", f->host,
+                       (unsigned)f->port, f->body.error);
+            finish(f, 502, "malformed response body from the origin");
+            return -1;
+        }
+        if (rc == 1) {
+            finish(f, 0, NULL);
+            return -1;
+        }
+        if (evbuffer_get_length(in) == before)
+            break;
+    }
+    return 0;
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+    struct larder_fetch *f = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+
+    if (evbuffer_get_length(in) > 0)
+        f->got_bytes = 1;
+    while (f->state == F_HEAD) {
+        int rc = read_head(f, in);
+        if (rc < 0)
+            return;
+        if (rc == 0)
+            break;
+    }
+    if (f->state == F_BODY)
+        read_body(f, in);
+}
+
+static void on_write(struct bufferevent *bev, void *arg)
+{
+    struct larder_fetch *f = arg;
+    (void)bev;
+
+    if (f->has_body && !f->req_done && f->ops->on_drain != NULL) {
+        enter_cb(f);
+        f->ops->on_drain(f->arg);
+        leave_cb(f);
+    }
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+    struct larder_fetch *f = arg;
+    (void)bev;
+
+    if (what & BEV_EVENT_TIMEOUT) {
+        if (what & BEV_EVENT_WRITING)
+            finish(f, 504, "the origin stopped reading the request");
+        else if (f->state == F_HEAD)
+            finish(f, 504, "the origin did not answer in time");
+        else
+            finish(f, 504, "the origin stopped sending the response");
+        return;
+    }
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+        if (f->state == F_HEAD) {
+            if (can_retry(f)) {
+                retry(f);
+                return;
+            }
+            finish(f, 502, f->got_bytes ? "the origin closed the connection in the response head"
+                                        : "the origin closed the connection without answering");
+            return;
+        }
+        if (f->state == F_BODY) {
+            /* anything still buffered was handed on by on_read already */
+            if ((what & BEV_EVENT_EOF) && larder_body_reader_eof(&f->body) == 1 &&
+                evbuffer_get_length(bufferevent_get_input(bev)) == 0)
+                finish(f, 0, NULL);
+            else
+                finish(f, 502, "the origin closed the connection before the end of the body");
+        }
+    }
+}
+
+static void attach(struct larder_fetch *f, struct larder_upconn *uc)
+{
+    struct bufferevent *bev = larder_upconn_bev(uc);
+
+    f->uc = uc;
+    f->state = F_HEAD;
+    f->got_bytes = 0;
+    bufferevent_setcb(bev, on_read, on_write, on_event, f);
+    bufferevent_setwatermark(bev, EV_WRITE, WRITE_LOWAT, 0);
+    bufferevent_write_buffer(bev, f->pending);
+    set_timeouts(f);
+    bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+static void on_connected(struct larder_upconn *uc, int status, const char *reason, void *arg)
+{
+    struct larder_fetch *f = arg;
+
+    f->connecting = NULL;
+    if (uc == NULL) {
+        finish(f, status, reason);
+        return;
+    }
+    attach(f, uc);
+}
+
+/* ---- API ------------------------------------------------------------------- */
+
+static int idempotent(const char *m)
+{
+    static const char *const safe[] = { "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE", NULL };
+    for (const char *const *s = safe; *s != NULL; s++)
+        if (strcmp(m, *s) == 0)
+            return 1;
+    return 0;
+}
+
+struct larder_fetch *larder_fetch_start(struct larder_proxy *px,
+                                        const struct larder_fetch_spec *spec,
+                                        const struct larder_fetch_ops *ops, void *arg)
+{
+    struct larder_fetch *f = larder_xcalloc(1, sizeof(*f));
+    struct larder_upconn *uc;
+
+    f->px = px;
+    f->ops = ops;
+    f->arg = arg;
+    f->host = larder_xstrdup(spec->host);
+    f->port = spec->port;
+    f->method = larder_xstrdup(spec->method);
+    f->has_body = spec->has_body;
+    f->req_done = !spec->has_body;
+    f->retryable = idempotent(spec->method) && !spec->has_body;
+    f->pending = evbuffer_new();
+    f->decoded = evbuffer_new();
+    f->state = F_CONNECTING;
+    evbuffer_add_buffer(f->pending, spec->head);
+    if (f->retryable) {
+        size_t n = evbuffer_get_length(f->pending);
+        f->head_copy = evbuffer_new();
+        evbuffer_add(f->head_copy, evbuffer_pullup(f->pending, (ev_ssize_t)n), n);
+    }
+    uc = larder_upstream_take_idle(px->upstream, spec->host, spec->port);
+    if (uc != NULL)
+        attach(f, uc);
+    else
+        f->connecting = larder_upstream_connect(px->upstream, f->host, f->port, on_connected, f);
+    return f;
+}
+
+void larder_fetch_write(struct larder_fetch *f, struct evbuffer *data)
+{
+    if (f->uc != NULL)
+        bufferevent_write_buffer(larder_upconn_bev(f->uc), data);
+    else
+        evbuffer_add_buffer(f->pending, data);
+}
+
+void larder_fetch_write_done(struct larder_fetch *f)
+{
+    f->req_done = 1;
+    if (f->uc != NULL)
+        set_timeouts(f);
+}
+
+size_t larder_fetch_backlog(const struct larder_fetch *f)
+{
+    size_t n = evbuffer_get_length(f->pending);
+    if (f->uc != NULL)
+        n += evbuffer_get_length(bufferevent_get_output(larder_upconn_bev(f->uc)));
+    return n;
+}
+
+void larder_fetch_pause(struct larder_fetch *f)
+{
+    f->paused = 1;
+    if (f->uc != NULL)
+        bufferevent_disable(larder_upconn_bev(f->uc), EV_READ);
+}
+
+void larder_fetch_resume(struct larder_fetch *f)
+{
+    if (!f->paused)
+        return;
+    f->paused = 0;
+    if (f->uc != NULL) {
+        struct bufferevent *bev = larder_upconn_bev(f->uc);
+        bufferevent_enable(bev, EV_READ);
+        /* bytes that arrived before the pause: hand them on from the loop */
+        if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+            bufferevent_trigger(bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
+    }
+}
+
+void larder_fetch_abort(struct larder_fetch *f)
+{
+    if (f == NULL)
+        return;
+    if (f->in_cb > 0) {
+        f->dead = 1;
+        return;
+    }
+    fetch_free(f);
+}
+
+uint64_t larder_fetch_bytes_in(const struct larder_fetch *f)
+{
+    return f->bytes_in;
+}
+
+int larder_fetch_status(const struct larder_fetch *f)
+{
+    return f->status;
+}

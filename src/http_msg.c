@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+/* http_msg.c - owned parsed messages, hop-by-hop removal, field output. */
+#include "larder/http_msg.h"
+
+#include <event2/buffer.h>
+#include <string.h>
+
+#include "larder/util.h"
+
+struct larder_http_msg *larder_http_msg_new(const char *raw, size_t len,
+                                            const struct larder_http_head *parsed)
+{
+    struct larder_http_msg *m = larder_xcalloc(1, sizeof(*m));
+    ptrdiff_t shift;
+
+    m->raw = larder_xmalloc(len + 1);
+    memcpy(m->raw, raw, len);
+    m->raw[len] = '\0';
+    m->raw_len = len;
+    m->head = *parsed;
+    shift = m->raw - raw;
+#define REBASE(p) do { if ((p) != NULL) (p) += shift; } while (0)
+    REBASE(m->head.method);
+    REBASE(m->head.target);
+    REBASE(m->head.reason);
+    m->head.fields = larder_xcalloc(parsed->nfields ? parsed->nfields : 1,
+                                    sizeof(*m->head.fields));
+    m->head.fields_cap = parsed->nfields;
+    for (unsigned i = 0; i < parsed->nfields; i++) {
+        m->head.fields[i] = parsed->fields[i];
+        REBASE(m->head.fields[i].name);
+        REBASE(m->head.fields[i].value);
+    }
+#undef REBASE
+    return m;
+}
+
+void larder_http_msg_free(struct larder_http_msg *m)
+{
+    if (m == NULL)
+        return;
+    free(m->head.fields);
+    free(m->raw);
+    free(m);
+}
+
+static const char *const hop_by_hop[] = {
+    "connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade",
+    "proxy-authenticate", "proxy-authorization", "content-length",
+    "transfer-encoding", NULL
+};
+
+struct named_ctx {
+    struct larder_http_head *h;
+};
+
+static int drop_named_cb(const char *item, size_t len, void *arg)
+{
+    struct named_ctx *ctx = arg;
+
+    for (unsigned i = 0; i < ctx->h->nfields; i++) {
+        struct larder_http_field *f = &ctx->h->fields[i];
+        if (f->name_len == len && strncasecmp(f->name, item, len) == 0)
+            f->flags |= LARDER_FIELD_F_DROP;
+    }
+    return 0;
+}
+
+void larder_http_mark_hop_by_hop(struct larder_http_head *h)
+{
+    struct named_ctx ctx = { h };
+
+    for (unsigned i = 0; i < h->nfields; i++) {
+        struct larder_http_field *f = &h->fields[i];
+        for (const char *const *n = hop_by_hop; *n != NULL; n++)
+            if (larder_http_field_is(f, *n))
+                f->flags |= LARDER_FIELD_F_DROP;
+        /* each field named by Connection (or Proxy-Connection) is hop-by-hop */
+        if (larder_http_field_is(f, "connection") || larder_http_field_is(f, "proxy-connection"))
+            larder_http_list_each(f->value, f->value_len, drop_named_cb, &ctx);
+    }
+}
+
+void larder_http_drop(struct larder_http_head *h, const char *name)
+{
+    for (unsigned i = 0; i < h->nfields; i++)
+        if (larder_http_field_is(&h->fields[i], name))
+            h->fields[i].flags |= LARDER_FIELD_F_DROP;
+}
+
+int larder_http_write_fields(struct evbuffer *out, const struct larder_http_head *h)
+{
+    for (unsigned i = 0; i < h->nfields; i++) {
+        const struct larder_http_field *f = &h->fields[i];
+        if (f->flags & LARDER_FIELD_F_DROP)
+            continue;
+        if (evbuffer_add(out, f->name, f->name_len) != 0 ||
+            evbuffer_add(out, ": ", 2) != 0 ||
+            evbuffer_add(out, f->value, f->value_len) != 0 ||
+            evbuffer_add(out, "\r\n", 2) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+const struct larder_http_field *larder_http_get(const struct larder_http_head *h,
+                                                const char *name)
+{
+    for (unsigned i = 0; i < h->nfields; i++)
+        if (!(h->fields[i].flags & LARDER_FIELD_F_DROP) &&
+            larder_http_field_is(&h->fields[i], name))
+            return &h->fields[i];
+    return NULL;
+}
+
+const char *larder_http_reason(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 103: return "Early Hints";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 203: return "Non-Authoritative Information";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 300: return "Multiple Choices";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 410: return "Gone";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 417: return "Expectation Failed";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    case 508: return "Loop Detected";
+    default: return "Unknown";
+    }
+}
