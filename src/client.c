@@ -1,16 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* client.c - one client connection: request heads in order, routing,
- * request and response bodies with back-pressure, keep-alive, timeouts,
+/* client.c - one client connection: request heads in order, routing (cache,
+ * pass-through, CONNECT, larder's own pages), keep-alive, timeouts, closing,
  * error responses and the access log line. */
 #include "larder/client.h"
 
+#include <arpa/inet.h>
 #include <assert.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -18,94 +18,32 @@
 #include <utlist.h>
 
 #include "larder/acl.h"
-#include "larder/body.h"
+#include "larder/admin.h"
 #include "larder/config.h"
+#include "larder/failure.h"
 #include "larder/fetch.h"
 #include "larder/http_msg.h"
 #include "larder/http_parse.h"
 #include "larder/log.h"
 #include "larder/proxy.h"
-#include "larder/stats.h"
 #include "larder/tunnel.h"
-#include "larder/url.h"
 #include "larder/util.h"
+#include "session.h"
 
-#define OUT_HIWAT (256 * 1024)  /* pause the origin above this much unsent */
-#define OUT_LOWAT (64 * 1024)   /* and resume below this */
-#define BODY_HIWAT (256 * 1024) /* request body queued toward the origin */
-#define LINGER_MS 2000          /* read and discard this long after our FIN */
+#define LINGER_MS 2000 /* read and discard this long after our FIN */
 
-static const char allow_methods[] = "GET, HEAD, POST, PUT, DELETE, OPTIONS, TRACE, PATCH, CONNECT";
-
-enum client_state {
-    CLIENT_READ_HEAD = 0,     /* waiting for a complete request head */
-    CLIENT_FORWARD,           /* request going out, response coming back */
-    CLIENT_TUNNEL,            /* a CONNECT tunnel has the connection */
-    CLIENT_CLOSING,           /* flushing the output, then closing */
-    CLIENT_STATE_COUNT        /* keep last */
-};
+static const char allow_methods[] =
+    "GET, HEAD, POST, PUT, DELETE, OPTIONS, TRACE, PATCH, CONNECT";
 
 static const char *const state_name[CLIENT_STATE_COUNT] = {
-    "READ_HEAD", "FORWARD", "TUNNEL", "CLOSING"
-};
-
-enum out_framing {
-    OUT_NONE = 0,             /* no body (HEAD, 204, 304) */
-    OUT_LENGTH,               /* Content-Length */
-    OUT_CHUNKED,              /* chunked, for HTTP/1.1 clients */
-    OUT_CLOSE,                /* HTTP/1.0 client, unknown length: close ends it */
-};
-
-struct larder_client {
-    struct larder_proxy *px;
-    struct bufferevent *bev;
-    char addr[64];
-    int allowed;              /* in client_allow */
-    enum client_state state;
-    struct event *timer;      /* head deadline; deferred free */
-    int head_started;         /* bytes of the next head have arrived */
-    size_t scanned;           /* input bytes known to hold no LF */
-    int shut;                 /* we sent our FIN (lingering close) */
-    int peer_eof;             /* the client sent its FIN */
-    int free_pending;         /* free from the timer callback */
-    int reset;                /* end with RST: the response was cut short */
-    struct larder_client *prev, *next;
-
-    /* the request in progress */
-    struct larder_http_msg *req;
-    char *method;             /* NUL-terminated copies for fetch and logs */
-    char *host;
-    struct larder_url url;    /* points into req->raw */
-    int keepalive;            /* keep the connection after this response */
-    struct larder_body_reader body;
-    int body_done;            /* the whole request body has been read */
-    int body_blocked;         /* reading paused: the origin is behind */
-    int body_chunked_out;
-    struct evbuffer *scratch; /* de-framed request body */
-    struct evbuffer *framed;  /* re-framed request body */
-    struct larder_fetch *fetch;
-    struct larder_tunnel *tunnel;
-
-    /* the response in progress */
-    int resp_started;         /* a status line has been written */
-    int resp_paused;          /* the origin is paused for our output */
-    int status;
-    int upstream_status;
-    enum out_framing framing;
-    uint64_t bytes_out;
-    uint64_t bytes_in;
-    uint64_t start_ms;
-    struct timeval start_tv;
-    enum larder_outcome outcome;
+    "READ_HEAD", "ADMIN_BODY", "FORWARD", "WAIT_FILL", "SERVE", "TUNNEL", "CLOSING"
 };
 
 static void on_read(struct bufferevent *bev, void *arg);
 static void on_write(struct bufferevent *bev, void *arg);
-static void reject_head(struct larder_client *cl, int status, const char *reason);
 static void on_event(struct bufferevent *bev, short what, void *arg);
-static void read_heads(struct larder_client *cl);
 
-static void set_state(struct larder_client *cl, enum client_state st)
+void larder_client_set_state(struct larder_client *cl, enum client_state st)
 {
     assert(st < CLIENT_STATE_COUNT);
     if (larder_log_enabled(LARDER_LOG_DEBUG))
@@ -120,8 +58,7 @@ static struct timeval ms_tv(uint64_t ms)
     return tv;
 }
 
-/* Read timeout <read_ms> (0: none); writing always has one. */
-static void set_timeouts(struct larder_client *cl, uint64_t read_ms)
+void larder_client_set_timeouts(struct larder_client *cl, uint64_t read_ms)
 {
     struct timeval rt = ms_tv(read_ms);
     struct timeval wt = ms_tv(cl->px->cfg->upstream_read_timeout);
@@ -129,21 +66,36 @@ static void set_timeouts(struct larder_client *cl, uint64_t read_ms)
     bufferevent_set_timeouts(cl->bev, read_ms ? &rt : NULL, &wt);
 }
 
-/* ---- lifetime -------------------------------------------------------------- */
+int larder_client_is_head(const struct larder_client *cl)
+{
+    return cl->method != NULL && strcmp(cl->method, "HEAD") == 0;
+}
+
+int larder_client_is_10(const struct larder_client *cl)
+{
+    return cl->req != NULL && cl->req->head.version < 11;
+}
+
+/* ---- lifetime ------------------------------------------------------------------- */
 
 static void reset_request(struct larder_client *cl)
 {
+    larder_serve_release(cl);
     larder_http_msg_free(cl->req);
     cl->req = NULL;
     free(cl->method);
     cl->method = NULL;
     free(cl->host);
     cl->host = NULL;
+    free(cl->key);
+    cl->key = NULL;
     cl->resp_started = cl->resp_paused = cl->body_blocked = 0;
     cl->status = cl->upstream_status = 0;
     cl->bytes_out = cl->bytes_in = 0;
     cl->framing = OUT_NONE;
     cl->body_done = 1;
+    memset(&cl->cs, 0, sizeof(cl->cs));
+    cl->cs.kind = LARDER_CS_BYPASS;
 }
 
 static void client_free(struct larder_client *cl)
@@ -151,9 +103,11 @@ static void client_free(struct larder_client *cl)
     struct larder_proxy *px = cl->px;
 
     larder_fetch_abort(cl->fetch);
+    cl->fetch = NULL;
     larder_tunnel_free(cl->tunnel);
     reset_request(cl);
     event_free(cl->timer);
+    event_free(cl->wake);
     bufferevent_free(cl->bev);
     evbuffer_free(cl->scratch);
     evbuffer_free(cl->framed);
@@ -173,20 +127,23 @@ static void free_later(struct larder_client *cl)
 }
 
 /* Flushes what is queued, sends our FIN, then reads and discards for a
- * moment so that a client still sending does not get a reset that destroys
- * the response it has not read yet. */
+ * moment, so a client still sending does not get a reset that destroys the
+ * response it has not read yet. */
 static void close_after_flush(struct larder_client *cl)
 {
     larder_fetch_abort(cl->fetch);
     cl->fetch = NULL;
-    set_state(cl, CLIENT_CLOSING);
+    larder_serve_release(cl);
+    larder_client_set_state(cl, CLIENT_CLOSING);
     evtimer_del(cl->timer);
     bufferevent_setwatermark(cl->bev, EV_READ, 0, 0);
     bufferevent_enable(cl->bev, cl->peer_eof ? EV_WRITE : EV_READ | EV_WRITE);
-    set_timeouts(cl, 0);
+    larder_client_set_timeouts(cl, 0);
     if (evbuffer_get_length(bufferevent_get_output(cl->bev)) == 0)
         on_write(cl->bev, cl);
 }
+
+static void reject_head(struct larder_client *cl, int status, const char *reason);
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
@@ -194,21 +151,33 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
 
-    if (cl->free_pending) {
+    if (cl->free_pending)
         client_free(cl);
-        return;
-    }
-    if (cl->state == CLIENT_READ_HEAD && cl->head_started)
+    else if (cl->state == CLIENT_READ_HEAD && cl->head_started)
         reject_head(cl, 408, "request head not received in time");
+    else if (cl->state == CLIENT_WAIT_FILL)
+        larder_serve_wait_expired(cl);
 }
 
-/* ---- logging --------------------------------------------------------------- */
+static void on_wake(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    larder_serve_on_wake(arg);
+}
+
+void larder_client_wake(struct larder_client *cl)
+{
+    event_active(cl->wake, EV_TIMEOUT, 0);
+}
+
+/* ---- logging -------------------------------------------------------------------- */
 
 static void log_request(struct larder_client *cl)
 {
     struct larder_access_entry e;
     char *url = NULL;
-    uint64_t dur = (larder_now_ms() - cl->start_ms) * 1000u;
+    uint64_t dur = larder_now_us() - cl->start_us;
 
     if (cl->req != NULL)
         url = larder_xstrndup(cl->req->head.target, cl->req->head.target_len);
@@ -223,19 +192,21 @@ static void log_request(struct larder_client *cl)
     e.outcome = larder_outcome_name(cl->outcome);
     e.upstream_status = cl->upstream_status;
     larder_log_access(&e);
-    larder_stats_request(cl->px->stats, cl->outcome, cl->bytes_out, cl->bytes_in, dur);
+    larder_stats_request(cl->px->stats, cl->outcome, cl->host, cl->bytes_out, cl->bytes_in, dur);
+    if (cl->outcome == LARDER_OUTCOME_ERROR)
+        larder_stats_error(cl->px->stats, cl->error_kind);
     free(url);
 }
 
 static void begin_request(struct larder_client *cl)
 {
-    cl->start_ms = larder_now_ms();
+    cl->start_us = larder_now_us();
     gettimeofday(&cl->start_tv, NULL);
     cl->outcome = LARDER_OUTCOME_ERROR;
+    cl->error_kind = LARDER_ERR_OTHER;
 }
 
-/* The response is fully queued: next request, or close. */
-static void finish_response(struct larder_client *cl)
+void larder_client_finish_response(struct larder_client *cl)
 {
     log_request(cl);
     if (!cl->body_done || cl->px->draining)
@@ -245,38 +216,42 @@ static void finish_response(struct larder_client *cl)
         return;
     }
     reset_request(cl);
-    set_state(cl, CLIENT_READ_HEAD);
-    set_timeouts(cl, cl->px->cfg->keepalive_timeout);
+    larder_client_set_state(cl, CLIENT_READ_HEAD);
+    larder_client_set_timeouts(cl, cl->px->cfg->keepalive_timeout);
     bufferevent_enable(cl->bev, EV_READ);
     /* a pipelined request may be waiting: take it from the loop */
     if (evbuffer_get_length(bufferevent_get_input(cl->bev)) > 0)
         bufferevent_trigger(cl->bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
 }
 
-/* ---- responses larder writes itself ---------------------------------------- */
-
-static int is_head_request(const struct larder_client *cl)
+void larder_client_cut_short(struct larder_client *cl, const char *reason,
+                             enum larder_error_kind kind)
 {
-    return cl->method != NULL && strcmp(cl->method, "HEAD") == 0;
+    larder_log(LARDER_LOG_INFO, "client %s: response cut short: %s", cl->addr, reason);
+    cl->outcome = LARDER_OUTCOME_ERROR;
+    cl->error_kind = kind;
+    cl->keepalive = 0;
+    cl->reset = 1;
+    log_request(cl);
+    close_after_flush(cl);
 }
 
-static int client_is_10(const struct larder_client *cl)
-{
-    return cl->req != NULL && cl->req->head.version < 11;
-}
+/* ---- responses larder writes itself ------------------------------------------------ */
 
-/* Writes "Connection" for the current keep-alive decision. */
-static void add_connection_field(struct larder_client *cl, struct evbuffer *out)
+void larder_client_write_tail_fields(struct larder_client *cl, struct evbuffer *out)
 {
+    char cs[256];
+
+    larder_freshness_cache_status(&cl->cs, "larder", cs, sizeof(cs));
+    evbuffer_add_printf(out, "Cache-Status: %s\r\n", cs);
     if (!cl->keepalive)
         evbuffer_add(out, "Connection: close\r\n", 19);
-    else if (client_is_10(cl))
+    else if (larder_client_is_10(cl))
         evbuffer_add(out, "Connection: keep-alive\r\n", 24);
 }
 
-/* A complete small response: status, extra field lines, body. */
-static void respond(struct larder_client *cl, int status, const char *fields,
-                    const char *type, const char *body, size_t body_len)
+void larder_client_respond(struct larder_client *cl, int status, const char *fields,
+                           const char *type, const char *body, size_t body_len)
 {
     struct evbuffer *out = bufferevent_get_output(cl->bev);
     size_t before = evbuffer_get_length(out);
@@ -285,26 +260,28 @@ static void respond(struct larder_client *cl, int status, const char *fields,
     if (type != NULL)
         evbuffer_add_printf(out, "Content-Type: %s\r\n", type);
     evbuffer_add_printf(out, "Content-Length: %zu\r\n%s", body_len, fields ? fields : "");
-    add_connection_field(cl, out);
+    larder_client_write_tail_fields(cl, out);
     evbuffer_add(out, "\r\n", 2);
-    if (!is_head_request(cl))
+    if (!larder_client_is_head(cl))
         evbuffer_add(out, body, body_len);
     cl->bytes_out += evbuffer_get_length(out) - before;
     cl->status = status;
     cl->resp_started = 1;
 }
 
-static void send_error(struct larder_client *cl, int status, const char *reason)
+void larder_client_send_error(struct larder_client *cl, int status, const char *reason,
+                              enum larder_error_kind kind)
 {
     char esc[512], body[1024];
     int n;
 
     larder_fetch_abort(cl->fetch);
     cl->fetch = NULL;
-    /* after a framing error or with request body bytes unread, the next
+    larder_serve_release(cl);
+    /* after a framing error, or with request body bytes unread, the next
      * request's start is unknown: close */
     if (cl->req == NULL || !cl->body_done || status == 400 || status == 408 ||
-        status == 414 || status == 431 || status == 505)
+        status == 413 || status == 414 || status == 431 || status == 505)
         cl->keepalive = 0;
     larder_html_escape(reason, esc, sizeof(esc));
     n = snprintf(body, sizeof(body),
@@ -315,10 +292,11 @@ static void send_error(struct larder_client *cl, int status, const char *reason)
     if (n < 0 || (size_t)n >= sizeof(body))
         n = (int)strlen(body);
     cl->outcome = LARDER_OUTCOME_ERROR;
-    respond(cl, status, "Cache-Control: no-store\r\n", "text/html; charset=utf-8",
-            body, (size_t)n);
+    cl->error_kind = kind;
+    larder_client_respond(cl, status, "Cache-Control: no-store\r\n", "text/html; charset=utf-8",
+                          body, (size_t)n);
     larder_log(LARDER_LOG_INFO, "client %s: %d %s", cl->addr, status, reason);
-    finish_response(cl);
+    larder_client_finish_response(cl);
 }
 
 /* An error before a request head was complete: there is no request. */
@@ -327,195 +305,194 @@ static void reject_head(struct larder_client *cl, int status, const char *reason
     evtimer_del(cl->timer);
     cl->head_started = 0;
     begin_request(cl);
-    send_error(cl, status, reason);
+    larder_client_send_error(cl, status, reason,
+                             status == 408 ? LARDER_ERR_CLIENT_TIMEOUT : LARDER_ERR_BAD_REQUEST);
 }
 
-/* ---- forwarding: the origin's side ------------------------------------------ */
+/* ---- CONNECT ---------------------------------------------------------------------- */
 
-static void on_fetch_interim(void *arg, struct larder_http_head *h)
+static void on_tunnel_done(void *arg, const struct larder_failure *fail,
+                           uint64_t bytes_up, uint64_t bytes_down)
 {
     struct larder_client *cl = arg;
-    struct evbuffer *out = bufferevent_get_output(cl->bev);
 
-    /* 1xx go to HTTP/1.1 clients only (RFC 9110 15.2) */
-    if (client_is_10(cl) || (h->status != 100 && h->status != 103))
-        return;
-    larder_http_mark_hop_by_hop(h);
-    evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", h->status, larder_http_reason(h->status));
-    if (h->status == 103)
-        larder_http_write_fields(out, h);
-    evbuffer_add(out, "\r\n", 2);
-}
-
-static void on_fetch_head(void *arg, struct larder_http_msg *resp)
-{
-    struct larder_client *cl = arg;
-    struct larder_http_head *h = &resp->head;
-    struct evbuffer *out = bufferevent_get_output(cl->bev);
-    size_t before = evbuffer_get_length(out);
-    int no_body = is_head_request(cl) || h->status == 204 || h->status == 304;
-
-    cl->upstream_status = h->status;
-    cl->status = h->status;
-    cl->outcome = LARDER_OUTCOME_PASS;
-    larder_http_mark_hop_by_hop(h);
-    if (no_body) {
-        cl->framing = OUT_NONE;
-        /* for HEAD and 304 the origin's Content-Length describes the
-         * representation, not this message: pass it on */
-        if (h->status != 204)
-            for (unsigned i = 0; i < h->nfields; i++)
-                if (larder_http_field_is(&h->fields[i], "content-length"))
-                    h->fields[i].flags &= ~LARDER_FIELD_F_DROP;
-    } else if (h->body == LARDER_BODY_LENGTH) {
-        cl->framing = OUT_LENGTH;
-    } else if (!client_is_10(cl)) {
-        cl->framing = OUT_CHUNKED;
-    } else {
-        cl->framing = OUT_CLOSE;
+    cl->tunnel = NULL;
+    bufferevent_setcb(cl->bev, on_read, on_write, on_event, cl);
+    if (fail != NULL) {
         cl->keepalive = 0;
-    }
-    if (h->reason_len > 0)
-        evbuffer_add_printf(out, "HTTP/1.1 %d %.*s\r\n", h->status, (int)h->reason_len, h->reason);
-    else
-        evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", h->status, larder_http_reason(h->status));
-    larder_http_write_fields(out, h);
-    evbuffer_add_printf(out, "Via: %s %s\r\n", h->version >= 11 ? "1.1" : "1.0",
-                        cl->px->via_name);
-    if (cl->framing == OUT_LENGTH)
-        evbuffer_add_printf(out, "Content-Length: %llu\r\n", (unsigned long long)h->content_length);
-    else if (cl->framing == OUT_CHUNKED)
-        evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
-    add_connection_field(cl, out);
-    evbuffer_add(out, "\r\n", 2);
-    cl->bytes_out += evbuffer_get_length(out) - before;
-    cl->resp_started = 1;
-    larder_http_msg_free(resp);
-}
-
-static void on_fetch_body(void *arg, struct evbuffer *data)
-{
-    struct larder_client *cl = arg;
-    struct evbuffer *out = bufferevent_get_output(cl->bev);
-    size_t before = evbuffer_get_length(out);
-
-    switch (cl->framing) {
-    case OUT_CHUNKED:
-        larder_body_write_chunk(out, data);
-        break;
-    case OUT_LENGTH:
-    case OUT_CLOSE:
-        evbuffer_add_buffer(out, data);
-        break;
-    default:
-        evbuffer_drain(data, evbuffer_get_length(data));
-        break;
-    }
-    cl->bytes_out += evbuffer_get_length(out) - before;
-    if (evbuffer_get_length(out) >= OUT_HIWAT && !cl->resp_paused) {
-        cl->resp_paused = 1;
-        larder_fetch_pause(cl->fetch);
-    }
-}
-
-static void on_fetch_end(void *arg, int status, const char *reason)
-{
-    struct larder_client *cl = arg;
-
-    cl->bytes_in = larder_fetch_bytes_in(cl->fetch);
-    cl->fetch = NULL;
-    if (status == 0) {
-        if (cl->framing == OUT_CHUNKED) {
-            larder_body_write_last_chunk(bufferevent_get_output(cl->bev));
-            cl->bytes_out += 5;
-        }
-        finish_response(cl);
+        larder_client_send_error(cl, fail->status, fail->reason, fail->kind);
         return;
     }
-    if (!cl->resp_started) {
-        send_error(cl, status, reason);
-        return;
-    }
-    /* cut short after the head went out: never fake an end of body */
-    larder_log(LARDER_LOG_INFO, "client %s: response cut short: %s", cl->addr, reason);
-    cl->outcome = LARDER_OUTCOME_ERROR;
+    cl->status = 200;
+    cl->outcome = LARDER_OUTCOME_TUNNEL;
+    cl->bytes_out = bytes_down;
+    cl->bytes_in = bytes_down;
+    (void)bytes_up;
     cl->keepalive = 0;
-    cl->reset = 1;
     log_request(cl);
     close_after_flush(cl);
 }
 
-static void pump_body(struct larder_client *cl);
-
-static void on_fetch_drain(void *arg)
+static void handle_connect(struct larder_client *cl)
 {
-    struct larder_client *cl = arg;
+    const struct larder_http_head *h = &cl->req->head;
+    struct larder_url u;
 
-    if (cl->body_blocked) {
-        cl->body_blocked = 0;
-        bufferevent_enable(cl->bev, EV_READ);
-        pump_body(cl);
+    if (larder_url_parse_authority(h->target, h->target_len, &u) != NULL) {
+        larder_client_send_error(cl, 400, "CONNECT target is not host:port", LARDER_ERR_BAD_REQUEST);
+        return;
+    }
+    cl->host = larder_xstrndup(u.host, u.host_len);
+    if (!larder_ports_match(&cl->px->cfg->connect_ports, u.port)) {
+        larder_client_send_error(cl, 403, "CONNECT to this port is not allowed", LARDER_ERR_DENIED);
+        return;
+    }
+    if (!cl->body_done) {
+        larder_client_send_error(cl, 400, "CONNECT with a body", LARDER_ERR_BAD_REQUEST);
+        return;
+    }
+    larder_client_set_state(cl, CLIENT_TUNNEL);
+    larder_client_set_timeouts(cl, 0);
+    cl->tunnel = larder_tunnel_start(cl->px, cl->bev, cl->host, u.port, on_tunnel_done, cl);
+}
+
+/* ---- larder's own pages --------------------------------------------------------------- */
+
+static void run_admin(struct larder_client *cl, const char *path, size_t path_len)
+{
+    struct larder_admin_request areq;
+    struct larder_admin_response aresp;
+    const struct larder_http_field *host = larder_http_get(&cl->req->head, "host");
+    char *host_text = host != NULL ? larder_xstrndup(host->value, host->value_len) : NULL;
+    size_t n;
+
+    memset(&areq, 0, sizeof(areq));
+    memset(&aresp, 0, sizeof(aresp));
+    areq.method = cl->method;
+    areq.path = path;
+    areq.path_len = path_len;
+    n = evbuffer_get_length(cl->scratch);
+    areq.body = n > 0 ? (const char *)evbuffer_pullup(cl->scratch, (ev_ssize_t)n) : NULL;
+    areq.body_len = n;
+    areq.host = host_text;
+    aresp.body = evbuffer_new();
+    larder_admin_handle(cl->px, &areq, &aresp);
+    cl->outcome = LARDER_OUTCOME_ADMIN;
+    n = evbuffer_get_length(aresp.body);
+    {
+        char fields[300];
+        snprintf(fields, sizeof(fields), "Cache-Control: no-store\r\n%s", aresp.fields);
+        larder_client_respond(cl, aresp.status, fields, aresp.content_type,
+                              (const char *)evbuffer_pullup(aresp.body, -1), n);
+    }
+    evbuffer_free(aresp.body);
+    evbuffer_drain(cl->scratch, evbuffer_get_length(cl->scratch));
+    free(host_text);
+    larder_client_finish_response(cl);
+}
+
+/* The path of an admin request: origin-form target, or the path of an
+ * absolute URI naming larder itself. */
+static void admin_path(const struct larder_client *cl, const char **path, size_t *len)
+{
+    if (cl->req->head.form == LARDER_TARGET_ORIGIN) {
+        *path = cl->req->head.target;
+        *len = cl->req->head.target_len;
+    } else {
+        *path = cl->url.path_len > 0 ? cl->url.path : "/";
+        *len = cl->url.path_len > 0 ? cl->url.path_len : 1;
     }
 }
 
-static const struct larder_fetch_ops fetch_ops = {
-    .on_interim = on_fetch_interim,
-    .on_head = on_fetch_head,
-    .on_body = on_fetch_body,
-    .on_end = on_fetch_end,
-    .on_drain = on_fetch_drain,
-};
-
-/* ---- forwarding: the client's side ------------------------------------------ */
-
-/* Moves request body bytes from the client toward the origin. */
-static void pump_body(struct larder_client *cl)
+/* Reads an admin request's (small) body, then answers. */
+static void admin_body(struct larder_client *cl)
 {
-    struct evbuffer *in = bufferevent_get_input(cl->bev);
+    const char *path;
+    size_t len;
+    int rc = larder_body_read(&cl->body, bufferevent_get_input(cl->bev), cl->scratch,
+                              LARDER_ADMIN_MAX_BODY + 1);
 
-    while (!cl->body_done && cl->fetch != NULL) {
-        int rc;
-
-        if (larder_fetch_backlog(cl->fetch) >= BODY_HIWAT) {
-            cl->body_blocked = 1;
-            bufferevent_disable(cl->bev, EV_READ);
-            return;
-        }
-        rc = larder_body_read(&cl->body, in, cl->scratch, BODY_HIWAT);
-        if (evbuffer_get_length(cl->scratch) > 0) {
-            if (cl->body_chunked_out) {
-                larder_body_write_chunk(cl->framed, cl->scratch);
-                larder_fetch_write(cl->fetch, cl->framed);
-            } else {
-                larder_fetch_write(cl->fetch, cl->scratch);
-            }
-        } else if (rc == 0) {
-            return; /* wait for more */
-        }
-        if (rc < 0) {
-            larder_log(LARDER_LOG_INFO, "client %s: bad request body: %s", cl->addr,
-                       cl->body.error);
-            cl->keepalive = 0;
-            if (!cl->resp_started) {
-                send_error(cl, 400, "malformed request body");
-            } else {
-                cl->reset = 1;
-                log_request(cl);
-                close_after_flush(cl);
-            }
-            return;
-        }
-        if (rc == 1) {
-            if (cl->body_chunked_out) {
-                larder_body_write_last_chunk(cl->framed);
-                larder_fetch_write(cl->fetch, cl->framed);
-            }
-            cl->body_done = 1;
-            larder_fetch_write_done(cl->fetch);
-            set_timeouts(cl, 0);
-        }
+    if (rc < 0) {
+        larder_client_send_error(cl, 400, "malformed request body", LARDER_ERR_BAD_REQUEST);
+        return;
     }
+    if (evbuffer_get_length(cl->scratch) > LARDER_ADMIN_MAX_BODY) {
+        larder_client_send_error(cl, 413, "request body too large for this page",
+                                 LARDER_ERR_BAD_REQUEST);
+        return;
+    }
+    if (rc == 0)
+        return;
+    cl->body_done = 1;
+    larder_client_set_timeouts(cl, 0);
+    admin_path(cl, &path, &len);
+    run_admin(cl, path, len);
 }
+
+static void handle_admin(struct larder_client *cl)
+{
+    const char *path;
+    size_t len;
+
+    if (!cl->admin_allowed) {
+        larder_client_send_error(cl, 403, "larder's own pages are not open to your address",
+                                 LARDER_ERR_DENIED);
+        return;
+    }
+    if (!cl->body_done) {
+        larder_client_set_state(cl, CLIENT_ADMIN_BODY);
+        admin_body(cl);
+        return;
+    }
+    admin_path(cl, &path, &len);
+    run_admin(cl, path, len);
+}
+
+static void handle_purge(struct larder_client *cl)
+{
+    const struct larder_http_head *h = &cl->req->head;
+    unsigned n;
+    char body[64];
+    int len;
+
+    if (!cl->admin_allowed) {
+        larder_client_send_error(cl, 403, "PURGE is not open to your address", LARDER_ERR_DENIED);
+        return;
+    }
+    n = larder_admin_purge(cl->px, h->target, h->target_len);
+    len = snprintf(body, sizeof(body), "%u purged\n", n);
+    cl->outcome = LARDER_OUTCOME_ADMIN;
+    larder_client_respond(cl, n > 0 ? 200 : 404, "Cache-Control: no-store\r\n",
+                          "text/plain; charset=utf-8", body, (size_t)len);
+    larder_client_finish_response(cl);
+}
+
+/* Whether the absolute URI names one of larder's listening addresses. */
+static int targets_self(const struct larder_client *cl)
+{
+    struct sockaddr_storage ss;
+    char host[64];
+
+    memset(&ss, 0, sizeof(ss));
+    if (cl->url.host_len >= sizeof(host))
+        return 0;
+    memcpy(host, cl->url.host, cl->url.host_len);
+    host[cl->url.host_len] = '\0';
+    if (strcasecmp(host, "localhost") == 0)
+        strcpy(host, "127.0.0.1");
+    if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+        ss.ss_family = AF_INET;
+        ((struct sockaddr_in *)&ss)->sin_port = htons(cl->url.port);
+    } else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+        ss.ss_family = AF_INET6;
+        ((struct sockaddr_in6 *)&ss)->sin6_port = htons(cl->url.port);
+    } else {
+        return 0;
+    }
+    return larder_proxy_is_self((const struct sockaddr *)&ss, cl->px);
+}
+
+/* ---- routing ------------------------------------------------------------------------ */
 
 static int via_names_us_cb(const char *item, size_t len, void *arg)
 {
@@ -543,150 +520,6 @@ static int via_loop(const struct larder_client *cl)
     return 0;
 }
 
-/* TRACE or OPTIONS with Max-Forwards: 0 is answered here (RFC 9110 7.6.2). */
-static void answer_max_forwards(struct larder_client *cl)
-{
-    const struct larder_http_head *h = &cl->req->head;
-
-    cl->outcome = LARDER_OUTCOME_PASS;
-    if (strcmp(cl->method, "TRACE") == 0) {
-        struct evbuffer *echo = evbuffer_new();
-        size_t n;
-        evbuffer_add_printf(echo, "%s %.*s HTTP/1.%d\r\n", cl->method, (int)h->target_len,
-                            h->target, h->version == 10 ? 0 : 1);
-        for (unsigned i = 0; i < h->nfields; i++) {
-            const struct larder_http_field *f = &h->fields[i];
-            /* never echo credentials (RFC 9110 9.3.8) */
-            if (larder_http_field_is(f, "authorization") ||
-                larder_http_field_is(f, "proxy-authorization") ||
-                larder_http_field_is(f, "cookie"))
-                continue;
-            evbuffer_add_printf(echo, "%.*s: %.*s\r\n", (int)f->name_len, f->name,
-                                (int)f->value_len, f->value);
-        }
-        evbuffer_add(echo, "\r\n", 2);
-        n = evbuffer_get_length(echo);
-        respond(cl, 200, NULL, "message/http", (const char *)evbuffer_pullup(echo, -1), n);
-        evbuffer_free(echo);
-    } else {
-        char fields[160];
-        snprintf(fields, sizeof(fields), "Allow: %s\r\n", allow_methods);
-        respond(cl, 200, fields, NULL, "", 0);
-    }
-    finish_response(cl);
-}
-
-static void forward(struct larder_client *cl)
-{
-    struct larder_http_head *h = &cl->req->head;
-    struct evbuffer *head = evbuffer_new();
-    struct larder_fetch_spec spec;
-    char hostfield[300];
-    const char *path = cl->url.path;
-    size_t path_len = cl->url.path_len;
-    long max_forwards = -1;
-
-    if ((strcmp(cl->method, "OPTIONS") == 0 || strcmp(cl->method, "TRACE") == 0)) {
-        int i = larder_http_find(h, "max-forwards", 0);
-        if (i >= 0) {
-            const struct larder_http_field *f = &h->fields[i];
-            char digits[12];
-            if (f->value_len > 0 && f->value_len < sizeof(digits) &&
-                strspn(f->value, "0123456789") >= f->value_len) {
-                memcpy(digits, f->value, f->value_len);
-                digits[f->value_len] = '\0';
-                max_forwards = strtol(digits, NULL, 10);
-            }
-        }
-        if (max_forwards == 0) {
-            evbuffer_free(head);
-            answer_max_forwards(cl);
-            return;
-        }
-    }
-    evbuffer_add_printf(head, "%s %s%.*s HTTP/1.1\r\n", cl->method,
-                        path_len == 0 || path[0] == '?' ? "/" : "", (int)path_len, path);
-    larder_url_host_field(&cl->url, hostfield, sizeof(hostfield));
-    evbuffer_add_printf(head, "Host: %s\r\n", hostfield);
-    larder_http_mark_hop_by_hop(h);
-    larder_http_drop(h, "host");
-    if (max_forwards > 0) {
-        larder_http_drop(h, "max-forwards");
-        evbuffer_add_printf(head, "Max-Forwards: %ld\r\n", max_forwards - 1);
-    }
-    larder_http_write_fields(head, h);
-    evbuffer_add_printf(head, "Via: %s %s\r\n", h->version >= 11 ? "1.1" : "1.0",
-                        cl->px->via_name);
-    if (h->body == LARDER_BODY_LENGTH)
-        evbuffer_add_printf(head, "Content-Length: %llu\r\n",
-                            (unsigned long long)h->content_length);
-    else if (h->body == LARDER_BODY_CHUNKED)
-        evbuffer_add(head, "Transfer-Encoding: chunked\r\n", 28);
-    evbuffer_add(head, "\r\n", 2);
-
-    cl->body_chunked_out = h->body == LARDER_BODY_CHUNKED;
-    memset(&spec, 0, sizeof(spec));
-    spec.host = cl->host;
-    spec.port = cl->url.port;
-    spec.method = cl->method;
-    spec.head = head;
-    spec.has_body = !cl->body_done;
-    set_state(cl, CLIENT_FORWARD);
-    cl->fetch = larder_fetch_start(cl->px, &spec, &fetch_ops, cl);
-    evbuffer_free(head);
-    if (!cl->body_done)
-        pump_body(cl);
-}
-
-/* ---- CONNECT ------------------------------------------------------------------- */
-
-static void on_tunnel_done(void *arg, int status, const char *reason,
-                           uint64_t bytes_up, uint64_t bytes_down)
-{
-    struct larder_client *cl = arg;
-
-    cl->tunnel = NULL;
-    bufferevent_setcb(cl->bev, on_read, on_write, on_event, cl);
-    if (status != 0) {
-        cl->keepalive = 0;
-        send_error(cl, status, reason);
-        return;
-    }
-    cl->status = 200;
-    cl->outcome = LARDER_OUTCOME_TUNNEL;
-    cl->bytes_out = bytes_down;
-    cl->bytes_in = bytes_down;
-    (void)bytes_up;
-    cl->keepalive = 0;
-    log_request(cl);
-    close_after_flush(cl);
-}
-
-static void handle_connect(struct larder_client *cl)
-{
-    const struct larder_http_head *h = &cl->req->head;
-    struct larder_url u;
-
-    if (larder_url_parse_authority(h->target, h->target_len, &u) != NULL) {
-        send_error(cl, 400, "CONNECT target is not host:port");
-        return;
-    }
-    if (!larder_ports_match(&cl->px->cfg->connect_ports, u.port)) {
-        send_error(cl, 403, "CONNECT to this port is not allowed");
-        return;
-    }
-    if (!cl->body_done) {
-        send_error(cl, 400, "CONNECT with a body");
-        return;
-    }
-    cl->host = larder_xstrndup(u.host, u.host_len);
-    set_state(cl, CLIENT_TUNNEL);
-    set_timeouts(cl, 0);
-    cl->tunnel = larder_tunnel_start(cl->px, cl->bev, cl->host, u.port, on_tunnel_done, cl);
-}
-
-/* ---- routing ------------------------------------------------------------------- */
-
 static void handle_request(struct larder_client *cl)
 {
     struct larder_http_head *h = &cl->req->head;
@@ -700,10 +533,10 @@ static void handle_request(struct larder_client *cl)
         cl->keepalive = 0;
     larder_body_reader_init(&cl->body, h->body, h->content_length, &cfg->limits);
     cl->body_done = cl->body.done;
-    set_timeouts(cl, cl->body_done ? 0 : cfg->client_body_timeout);
+    larder_client_set_timeouts(cl, cl->body_done ? 0 : cfg->client_body_timeout);
 
     if (!cl->allowed) {
-        send_error(cl, 403, "your address may not use this proxy");
+        larder_client_send_error(cl, 403, "your address may not use this proxy", LARDER_ERR_DENIED);
         return;
     }
     switch (h->form) {
@@ -714,34 +547,47 @@ static void handle_request(struct larder_client *cl)
         char fields[160];
         snprintf(fields, sizeof(fields), "Allow: %s\r\n", allow_methods);
         cl->outcome = LARDER_OUTCOME_ADMIN;
-        respond(cl, 200, fields, NULL, "", 0);
-        finish_response(cl);
+        larder_client_respond(cl, 200, fields, NULL, "", 0);
+        larder_client_finish_response(cl);
         return;
     }
     case LARDER_TARGET_ORIGIN:
-        send_error(cl, 400, "this is a proxy: set it as your HTTP proxy");
+        handle_admin(cl);
         return;
     default:
         break;
     }
     reason = larder_url_parse_absolute(h->target, h->target_len, &cl->url);
     if (reason != NULL) {
-        send_error(cl, 400, reason);
+        larder_client_send_error(cl, 400, reason, LARDER_ERR_BAD_REQUEST);
         return;
     }
     if (!larder_url_scheme_is(&cl->url, "http")) {
-        send_error(cl, 501, "only http:// URLs are fetched; https:// goes through CONNECT");
+        larder_client_send_error(cl, 501, "only http:// URLs are fetched; https:// goes through CONNECT",
+                                 LARDER_ERR_BAD_REQUEST);
         return;
     }
-    if (via_loop(cl)) {
-        send_error(cl, 403, "forwarding loop: the request already passed through this proxy");
+    if (targets_self(cl)) {
+        handle_admin(cl);
         return;
     }
     cl->host = larder_xstrndup(cl->url.host, cl->url.host_len);
-    forward(cl);
+    if (strcmp(cl->method, "PURGE") == 0) {
+        handle_purge(cl);
+        return;
+    }
+    if (via_loop(cl)) {
+        larder_client_send_error(cl, 403, "forwarding loop: the request already passed through this proxy",
+                                 LARDER_ERR_DENIED);
+        return;
+    }
+    if (strcmp(cl->method, "GET") == 0 || strcmp(cl->method, "HEAD") == 0)
+        larder_serve_request(cl);
+    else
+        larder_forward_start(cl);
 }
 
-/* ---- reading heads ---------------------------------------------------------------- */
+/* ---- reading heads -------------------------------------------------------------------- */
 
 static void read_heads(struct larder_client *cl)
 {
@@ -758,7 +604,7 @@ static void read_heads(struct larder_client *cl)
         struct timeval tv = ms_tv(cfg->client_head_timeout);
         cl->head_started = 1;
         evtimer_add(cl->timer, &tv);
-        set_timeouts(cl, cfg->client_head_timeout);
+        larder_client_set_timeouts(cl, cfg->client_head_timeout);
     }
     /* parse again only once a line has ended or a limit may be crossed:
      * a head trickling in byte by byte costs one parse per line */
@@ -783,7 +629,7 @@ static void read_heads(struct larder_client *cl)
     cl->scanned = 0;
     begin_request(cl);
     if (n == LARDER_PARSE_ERROR) {
-        send_error(cl, h.error_status, h.error_reason);
+        larder_client_send_error(cl, h.error_status, h.error_reason, LARDER_ERR_BAD_REQUEST);
         return;
     }
     cl->req = larder_http_msg_new(p, (size_t)n, &h);
@@ -791,7 +637,7 @@ static void read_heads(struct larder_client *cl)
     handle_request(cl);
 }
 
-/* ---- bufferevent callbacks ------------------------------------------------------ */
+/* ---- bufferevent callbacks ------------------------------------------------------------ */
 
 static void on_read(struct bufferevent *bev, void *arg)
 {
@@ -801,15 +647,18 @@ static void on_read(struct bufferevent *bev, void *arg)
     case CLIENT_READ_HEAD:
         read_heads(cl);
         break;
+    case CLIENT_ADMIN_BODY:
+        admin_body(cl);
+        break;
     case CLIENT_FORWARD:
         if (!cl->body_done)
-            pump_body(cl);
+            larder_forward_pump_body(cl);
         break;
     case CLIENT_CLOSING:
         evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)));
         break;
     default:
-        break;
+        break; /* pipelined bytes wait for their turn */
     }
 }
 
@@ -818,10 +667,10 @@ static void on_write(struct bufferevent *bev, void *arg)
     struct larder_client *cl = arg;
     size_t left = evbuffer_get_length(bufferevent_get_output(bev));
 
-    if (cl->resp_paused && left <= OUT_LOWAT && cl->fetch != NULL) {
-        cl->resp_paused = 0;
-        larder_fetch_resume(cl->fetch);
-    }
+    if (cl->state == CLIENT_FORWARD && left <= OUT_LOWAT)
+        larder_forward_on_writable(cl);
+    else if (cl->state == CLIENT_SERVE && left <= OUT_LOWAT)
+        larder_serve_pump(cl);
     if (cl->state == CLIENT_CLOSING && left == 0 && !cl->shut && !cl->free_pending) {
         if (cl->reset) {
             struct linger lg = { 1, 0 };
@@ -835,7 +684,7 @@ static void on_write(struct bufferevent *bev, void *arg)
         }
         cl->shut = 1;
         shutdown(bufferevent_getfd(bev), SHUT_WR);
-        set_timeouts(cl, LINGER_MS);
+        larder_client_set_timeouts(cl, LINGER_MS);
     }
 }
 
@@ -849,9 +698,10 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
             reject_head(cl, 408, "request head not received in time");
             return;
         }
-        if ((what & BEV_EVENT_READING) && cl->state == CLIENT_FORWARD && !cl->resp_started &&
-            !cl->body_done) {
-            send_error(cl, 408, "request body not received in time");
+        if ((what & BEV_EVENT_READING) && !cl->resp_started && !cl->body_done &&
+            (cl->state == CLIENT_FORWARD || cl->state == CLIENT_ADMIN_BODY)) {
+            larder_client_send_error(cl, 408, "request body not received in time",
+                                     LARDER_ERR_CLIENT_TIMEOUT);
             return;
         }
         client_free(cl);
@@ -860,7 +710,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     if (what & BEV_EVENT_EOF) {
         cl->peer_eof = 1;
         /* a client that half-closes after its request still gets the answer */
-        if (cl->state == CLIENT_FORWARD && cl->body_done) {
+        if ((cl->state == CLIENT_FORWARD || cl->state == CLIENT_WAIT_FILL ||
+             cl->state == CLIENT_SERVE) && cl->body_done) {
             cl->keepalive = 0;
             return;
         }
@@ -876,7 +727,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
         client_free(cl);
 }
 
-/* ---- accepting -------------------------------------------------------------------- */
+/* ---- accepting ------------------------------------------------------------------------ */
 
 static void addr_text(const struct sockaddr *sa, char *buf, size_t cap)
 {
@@ -889,6 +740,12 @@ static void addr_text(const struct sockaddr *sa, char *buf, size_t cap)
     snprintf(buf, cap, "%s", ip);
 }
 
+static int is_idle(const struct larder_client *cl)
+{
+    return cl->state == CLIENT_READ_HEAD && !cl->head_started && !cl->free_pending &&
+           evbuffer_get_length(bufferevent_get_input(cl->bev)) == 0;
+}
+
 /* Makes room under max_connections by closing a connection that sits idle
  * between requests. Returns 1 when one was closed. */
 static int evict_idle(struct larder_proxy *px)
@@ -896,8 +753,7 @@ static int evict_idle(struct larder_proxy *px)
     struct larder_client *cl;
 
     DL_FOREACH(px->clients, cl) {
-        if (cl->state == CLIENT_READ_HEAD && !cl->head_started && !cl->free_pending &&
-            evbuffer_get_length(bufferevent_get_input(cl->bev)) == 0) {
+        if (is_idle(cl)) {
             client_free(cl);
             return 1;
         }
@@ -916,10 +772,10 @@ void larder_client_accept(struct larder_proxy *px, evutil_socket_t fd,
     if (px->nclients >= cfg->max_connections && !evict_idle(px)) {
         static const char busy[] =
             "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
-            "Content-Length: 25\r\nConnection: close\r\n\r\ntoo many connections open\n";
+            "Content-Length: 26\r\nConnection: close\r\n\r\ntoo many connections open\n";
         ssize_t w = send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
         (void)w;
-        px->stats->client_refused++;
+        larder_stats_client_refused(px->stats);
         close(fd);
         return;
     }
@@ -934,19 +790,22 @@ void larder_client_accept(struct larder_proxy *px, evutil_socket_t fd,
         return;
     }
     cl->timer = evtimer_new(px->base, on_timer, cl);
+    cl->wake = event_new(px->base, -1, 0, on_wake, cl);
     cl->scratch = evbuffer_new();
     cl->framed = evbuffer_new();
     cl->allowed = larder_acl_match(&cfg->client_allow, sa);
+    cl->admin_allowed = larder_acl_match(&cfg->admin_allow, sa);
     cl->body_done = 1;
+    cl->cs.kind = LARDER_CS_BYPASS;
     addr_text(sa, cl->addr, sizeof(cl->addr));
     bufferevent_setcb(cl->bev, on_read, on_write, on_event, cl);
     bufferevent_setwatermark(cl->bev, EV_READ, 0, cfg->limits.max_head + 4096);
     bufferevent_setwatermark(cl->bev, EV_WRITE, OUT_LOWAT, 0);
-    set_timeouts(cl, cfg->client_head_timeout);
+    larder_client_set_timeouts(cl, cfg->client_head_timeout);
     bufferevent_enable(cl->bev, EV_READ | EV_WRITE);
     DL_APPEND(px->clients, cl);
     px->nclients++;
-    px->stats->client_connections++;
+    larder_stats_client_accepted(px->stats);
     if (!cl->allowed)
         larder_log(LARDER_LOG_INFO, "client %s: not in client_allow", cl->addr);
 }
@@ -956,8 +815,7 @@ void larder_client_close_idle(struct larder_proxy *px)
     struct larder_client *cl, *tmp;
 
     DL_FOREACH_SAFE(px->clients, cl, tmp) {
-        if (cl->state == CLIENT_READ_HEAD && !cl->head_started && !cl->free_pending &&
-            evbuffer_get_length(bufferevent_get_input(cl->bev)) == 0)
+        if (is_idle(cl))
             client_free(cl);
         else
             cl->keepalive = 0;

@@ -12,6 +12,7 @@
 
 #include "larder/body.h"
 #include "larder/config.h"
+#include "larder/failure.h"
 #include "larder/http_msg.h"
 #include "larder/http_parse.h"
 #include "larder/log.h"
@@ -107,27 +108,28 @@ static void set_timeouts(struct larder_fetch *f)
 }
 
 /* Ends the exchange: settles the connection, tells the sink, frees. */
-static void finish(struct larder_fetch *f, int status, const char *reason)
+static void finish(struct larder_fetch *f, const struct larder_failure *fail)
 {
     if (f->uc != NULL) {
         struct bufferevent *bev = larder_upconn_bev(f->uc);
-        int reusable = status == 0 && f->resp_keepalive && f->req_done &&
+        int reusable = fail == NULL && f->resp_keepalive && f->req_done &&
                        f->body.kind != LARDER_BODY_CLOSE &&
                        evbuffer_get_length(bufferevent_get_input(bev)) == 0;
         bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
         larder_upstream_release(f->uc, reusable);
         f->uc = NULL;
     }
-    if (status != 0)
-        larder_log(LARDER_LOG_INFO, "fetch %s:%u: %s", f->host, (unsigned)f->port, reason);
+    if (fail != NULL)
+        larder_log(LARDER_LOG_INFO, "fetch %s:%u: %s", f->host, (unsigned)f->port, fail->reason);
     f->state = F_DONE;
     enter_cb(f);
-    f->ops->on_end(f->arg, status, reason);
+    f->ops->on_end(f->arg, fail);
     f->in_cb--;
     fetch_free(f);
 }
 
-static void on_connected(struct larder_upconn *uc, int status, const char *reason, void *arg);
+static void on_connected(struct larder_upconn *uc, const struct larder_failure *fail,
+                         void *arg);
 
 static int can_retry(const struct larder_fetch *f)
 {
@@ -169,7 +171,7 @@ static int read_head(struct larder_fetch *f, struct evbuffer *in)
     n = larder_http_parse_response(p, take, &cfg->limits, f->method, strlen(f->method), &h);
     if (n == LARDER_PARSE_INCOMPLETE) {
         if (len >= cfg->limits.max_head) {
-            finish(f, 502, "the origin's response head is too large");
+            finish(f, &larder_fail_head_too_large);
             return -1;
         }
         return 0;
@@ -177,12 +179,12 @@ static int read_head(struct larder_fetch *f, struct evbuffer *in)
     if (n == LARDER_PARSE_ERROR) {
         larder_log(LARDER_LOG_INFO, "fetch %s:%u: malformed response: %s", f->host,
                    (unsigned)f->port, h.error_reason);
-        finish(f, 502, "malformed response from the origin");
+        finish(f, &larder_fail_bad_response);
         return -1;
     }
     if (h.status < 200) {
         if (h.status == 101) {
-            finish(f, 502, "unexpected 101 from the origin");
+            finish(f, &larder_fail_unexpected_101);
             return -1;
         }
         if (f->ops->on_interim != NULL) {
@@ -209,7 +211,7 @@ static int read_head(struct larder_fetch *f, struct evbuffer *in)
     if (leave_cb(f) < 0)
         return -1;
     if (f->body.done) {
-        finish(f, 0, NULL);
+        finish(f, NULL);
         return -1;
     }
     return 1;
@@ -233,11 +235,11 @@ static int read_body(struct larder_fetch *f, struct evbuffer *in)
         if (rc < 0) {
             larder_log(LARDER_LOG_INFO, "fetch %s:%u: bad response body: %s", f->host,
                        (unsigned)f->port, f->body.error);
-            finish(f, 502, "malformed response body from the origin");
+            finish(f, &larder_fail_bad_body);
             return -1;
         }
         if (rc == 1) {
-            finish(f, 0, NULL);
+            finish(f, NULL);
             return -1;
         }
         if (evbuffer_get_length(in) == before)
@@ -283,11 +285,11 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 
     if (what & BEV_EVENT_TIMEOUT) {
         if (what & BEV_EVENT_WRITING)
-            finish(f, 504, "the origin stopped reading the request");
+            finish(f, &larder_fail_write_timeout);
         else if (f->state == F_HEAD)
-            finish(f, 504, "the origin did not answer in time");
+            finish(f, &larder_fail_first_byte_timeout);
         else
-            finish(f, 504, "the origin stopped sending the response");
+            finish(f, &larder_fail_read_timeout);
         return;
     }
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
@@ -296,17 +298,16 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
                 retry(f);
                 return;
             }
-            finish(f, 502, f->got_bytes ? "the origin closed the connection in the response head"
-                                        : "the origin closed the connection without answering");
+            finish(f, f->got_bytes ? &larder_fail_closed_in_head : &larder_fail_no_answer);
             return;
         }
         if (f->state == F_BODY) {
             /* anything still buffered was handed on by on_read already */
             if ((what & BEV_EVENT_EOF) && larder_body_reader_eof(&f->body) == 1 &&
                 evbuffer_get_length(bufferevent_get_input(bev)) == 0)
-                finish(f, 0, NULL);
+                finish(f, NULL);
             else
-                finish(f, 502, "the origin closed the connection before the end of the body");
+                finish(f, &larder_fail_truncated);
         }
     }
 }
@@ -325,13 +326,14 @@ static void attach(struct larder_fetch *f, struct larder_upconn *uc)
     bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 
-static void on_connected(struct larder_upconn *uc, int status, const char *reason, void *arg)
+static void on_connected(struct larder_upconn *uc, const struct larder_failure *fail,
+                         void *arg)
 {
     struct larder_fetch *f = arg;
 
     f->connecting = NULL;
     if (uc == NULL) {
-        finish(f, status, reason);
+        finish(f, fail);
         return;
     }
     attach(f, uc);
@@ -379,6 +381,13 @@ struct larder_fetch *larder_fetch_start(struct larder_proxy *px,
     else
         f->connecting = larder_upstream_connect(px->upstream, f->host, f->port, on_connected, f);
     return f;
+}
+
+void larder_fetch_set_sink(struct larder_fetch *f, const struct larder_fetch_ops *ops,
+                           void *arg)
+{
+    f->ops = ops;
+    f->arg = arg;
 }
 
 void larder_fetch_write(struct larder_fetch *f, struct evbuffer *data)

@@ -35,6 +35,11 @@ struct larder_http_msg *larder_http_msg_new(const char *raw, size_t len,
     return m;
 }
 
+struct larder_http_msg *larder_http_msg_dup(const struct larder_http_msg *m)
+{
+    return larder_http_msg_new(m->raw, m->raw_len, &m->head);
+}
+
 void larder_http_msg_free(struct larder_http_msg *m)
 {
     if (m == NULL)

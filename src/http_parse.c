@@ -144,33 +144,40 @@ static int fail(struct larder_http_head *h, int status, const char *reason)
     return LARDER_PARSE_ERROR;
 }
 
-/* Finds the line starting at <start>. Returns 1 with the content end (before
- * CRLF) and the next line's start, 0 when the line is not complete yet, or -1
- * for a bare LF. A CR inside the content is left for the content check. */
-static int find_line(const char *buf, size_t len, size_t start,
-                     size_t *end_out, size_t *next_out)
+/* Scans the line starting at <start> byte by byte, so that whatever is
+ * wrong first, in byte order, is what gets reported, for a prefix as for
+ * the whole: a byte past the head limit (431), a content byte past
+ * <max_content> (<long_status>), a CR not followed by LF, or an LF not
+ * preceded by CR (400). Returns 1 with the content end and the next line's
+ * start, 0 when the line is not complete yet, or -1 with the error set. */
+static int scan_line(struct larder_http_head *h, const char *buf, size_t len, size_t start,
+                     size_t max_content, int long_status, const struct larder_http_limits *lim,
+                     int err, size_t *end_out, size_t *next_out)
 {
-    const char *lf = memchr(buf + start, '\n', len - start);
-    size_t e;
+    int big = err == 400 ? 431 : err;
 
-    if (lf == NULL)
-        return 0;
-    e = (size_t)(lf - buf);
-    if (e == start || buf[e - 1] != '\r')
-        return -1;
-    *end_out = e - 1;
-    *next_out = e + 1;
-    return 1;
-}
+    for (size_t p = start; p < len; p++) {
+        char c = buf[p];
 
-/* Bytes of an incomplete line so far, not counting a trailing CR that may
- * be the start of its CRLF. */
-static size_t partial_len(const char *buf, size_t len, size_t start)
-{
-    size_t n = len - start;
-    if (n > 0 && buf[len - 1] == '\r')
-        n--;
-    return n;
+        if (p >= lim->max_head)
+            return fail(h, big, "header section too large");
+        if (c == '\n') {
+            if (p == start || buf[p - 1] != '\r')
+                return fail(h, err, "bare LF line ending");
+            *end_out = p - 1;
+            *next_out = p + 1;
+            return 1;
+        }
+        if (c == '\r') {
+            if (p + 1 < len && buf[p + 1] != '\n')
+                return fail(h, err, "bare CR");
+            continue;
+        }
+        if (p - start >= max_content)
+            return fail(h, long_status, long_status == 414 ? "request line too long"
+                                                          : "header section too large");
+    }
+    return 0;
 }
 
 /* Parses "HTTP/x.y" exactly; returns 10/11, or sets an error. */
@@ -314,33 +321,15 @@ static int parse_lines(const char *buf, size_t len, const struct larder_http_lim
     h->nfields = 0;
     if (is_request) {
         /* RFC 9112 2.2: ignore empty lines before the request line */
-        while (pos + 1 < len && buf[pos] == '\r' && buf[pos + 1] == '\n')
+        while (pos + 1 < len && buf[pos] == '\r' && buf[pos + 1] == '\n' && pos + 2 <= lim->max_head)
             pos += 2;
-        if (pos < len && buf[pos] == '\n')
-            return fail(h, 400, "bare LF line ending");
     }
     for (;;) {
-        rc = find_line(buf, len, pos, &end, &next);
-        if (rc < 0) {
-            /* the line's length limits still come first, as for a prefix */
-            size_t lf = (size_t)((const char *)memchr(buf + pos, '\n', len - pos) - buf);
-            if (first && lf - pos > lim->max_line)
-                return fail(h, is_request ? 414 : 502, "request line too long");
-            if (lf + 1 > lim->max_head)
-                return fail(h, is_request ? 431 : 502, "header section too large");
-            return fail(h, err, "bare LF line ending");
-        }
-        if (rc == 0) {
-            if (first && partial_len(buf, len, pos) > lim->max_line)
-                return fail(h, is_request ? 414 : 502, "request line too long");
-            if (len > lim->max_head)
-                return fail(h, is_request ? 431 : 502, "header section too large");
-            return LARDER_PARSE_INCOMPLETE;
-        }
-        if (first && end - pos > lim->max_line)
-            return fail(h, is_request ? 414 : 502, "request line too long");
-        if (next > lim->max_head)
-            return fail(h, is_request ? 431 : 502, "header section too large");
+        rc = first ? scan_line(h, buf, len, pos, lim->max_line, is_request ? 414 : 502, lim, err,
+                               &end, &next)
+                   : scan_line(h, buf, len, pos, SIZE_MAX, err, lim, err, &end, &next);
+        if (rc <= 0)
+            return rc < 0 ? LARDER_PARSE_ERROR : LARDER_PARSE_INCOMPLETE;
         if (first) {
             rc = is_request ? parse_request_line(h, buf + pos, end - pos)
                             : parse_status_line(h, buf + pos, end - pos);
@@ -611,7 +600,15 @@ int larder_http_parse_response(const char *buf, size_t len,
 enum chunk_state {
     CK_SIZE = 0,      /* hex digits of the chunk size */
     CK_SIZE_WS,       /* BWS after the size, before ';' */
-    CK_EXT,           /* extension bytes up to CR */
+    CK_EXT_PRE_NAME,  /* after ';', BWS then an extension name */
+    CK_EXT_NAME,      /* extension name */
+    CK_EXT_NAME_WS,   /* BWS after the name: '=' or ';' follows */
+    CK_EXT_PRE_VAL,   /* after '=', BWS then the value */
+    CK_EXT_TOKEN,     /* token value */
+    CK_EXT_VAL_WS,    /* BWS after a value: ';' follows */
+    CK_EXT_QUOTED,    /* inside a quoted-string value */
+    CK_EXT_QUOTED_ESC, /* after a backslash in it */
+    CK_EXT_QUOTE_END, /* right after the closing quote */
     CK_SIZE_LF,       /* CR seen after the size line */
     CK_DATA,          /* chunk data pending */
     CK_DATA_CR,       /* CR expected after data */
@@ -659,6 +656,93 @@ static long chunk_fail(struct larder_chunked *c, const char *reason)
     return LARDER_PARSE_ERROR;
 }
 
+/* One byte of a chunk extension (RFC 9112 7.1.1):
+ *   *( BWS ";" BWS ext-name [ BWS "=" BWS ( token / quoted-string ) ] )
+ * Returns 0, or -1 when the byte cannot be there. */
+static int chunk_ext_byte(struct larder_chunked *c, unsigned char ch)
+{
+    int tok = larder_http_is_tchar(ch), ws = is_ows(ch);
+
+    switch (c->state) {
+    case CK_SIZE_WS:
+        if (ch == ';')
+            c->state = CK_EXT_PRE_NAME;
+        else if (!ws)
+            return -1;
+        return 0;
+    case CK_EXT_PRE_NAME:
+        if (tok)
+            c->state = CK_EXT_NAME;
+        else if (!ws)
+            return -1;
+        return 0;
+    case CK_EXT_NAME:
+        if (ch == '=')
+            c->state = CK_EXT_PRE_VAL;
+        else if (ch == ';')
+            c->state = CK_EXT_PRE_NAME;
+        else if (ws)
+            c->state = CK_EXT_NAME_WS;
+        else if (!tok)
+            return -1;
+        return 0;
+    case CK_EXT_NAME_WS:
+        if (ch == '=')
+            c->state = CK_EXT_PRE_VAL;
+        else if (ch == ';')
+            c->state = CK_EXT_PRE_NAME;
+        else if (!ws)
+            return -1;
+        return 0;
+    case CK_EXT_PRE_VAL:
+        if (ch == '"')
+            c->state = CK_EXT_QUOTED;
+        else if (tok)
+            c->state = CK_EXT_TOKEN;
+        else if (!ws)
+            return -1;
+        return 0;
+    case CK_EXT_TOKEN:
+        if (ch == ';')
+            c->state = CK_EXT_PRE_NAME;
+        else if (ws)
+            c->state = CK_EXT_VAL_WS;
+        else if (!tok)
+            return -1;
+        return 0;
+    case CK_EXT_VAL_WS:
+        if (ch == ';')
+            c->state = CK_EXT_PRE_NAME;
+        else if (!ws)
+            return -1;
+        return 0;
+    case CK_EXT_QUOTED:
+        if (ch == '"')
+            c->state = CK_EXT_QUOTE_END;
+        else if (ch == '\\')
+            c->state = CK_EXT_QUOTED_ESC;
+        else if (!(ws || ch == 0x21 || (ch >= 0x23 && ch <= 0x5b) || (ch >= 0x5d && ch <= 0x7e) ||
+                   ch >= 0x80))
+            return -1;
+        return 0;
+    case CK_EXT_QUOTED_ESC:
+        if (!(ws || is_vchar(ch) || ch >= 0x80))
+            return -1;
+        c->state = CK_EXT_QUOTED;
+        return 0;
+    case CK_EXT_QUOTE_END:
+        if (ch == ';')
+            c->state = CK_EXT_PRE_NAME;
+        else if (ws)
+            c->state = CK_EXT_VAL_WS;
+        else
+            return -1;
+        return 0;
+    default:
+        return -1;
+    }
+}
+
 long larder_chunked_parse(struct larder_chunked *c, const char *buf, size_t len)
 {
     size_t i = 0;
@@ -680,33 +764,38 @@ long larder_chunked_parse(struct larder_chunked *c, const char *buf, size_t len)
             }
             if (c->digits == 0)
                 return chunk_fail(c, "invalid chunk size");
-            if (ch == '\r')
+            c->line_len = 0;
+            if (ch == '\r') {
                 c->state = CK_SIZE_LF;
-            else if (ch == ';')
-                c->state = CK_EXT;
+                break;
+            }
+            if (ch == ';')
+                c->state = CK_EXT_PRE_NAME;
             else if (is_ows(ch))
                 c->state = CK_SIZE_WS;
             else
                 return chunk_fail(c, "invalid chunk size");
-            c->line_len = 0;
+            c->line_len = 1;
             break;
         case CK_SIZE_WS:
-            if (++c->line_len > c->lim->max_chunk_ext)
-                return chunk_fail(c, "chunk extension too long");
-            if (ch == ';')
-                c->state = CK_EXT;
-            else if (!is_ows(ch))
-                return chunk_fail(c, "invalid chunk size line");
-            break;
-        case CK_EXT:
-            if (ch == '\r') {
+        case CK_EXT_PRE_NAME:
+        case CK_EXT_NAME:
+        case CK_EXT_NAME_WS:
+        case CK_EXT_PRE_VAL:
+        case CK_EXT_TOKEN:
+        case CK_EXT_VAL_WS:
+        case CK_EXT_QUOTED:
+        case CK_EXT_QUOTED_ESC:
+        case CK_EXT_QUOTE_END:
+            if (ch == '\r' && (c->state == CK_EXT_NAME || c->state == CK_EXT_TOKEN ||
+                               c->state == CK_EXT_QUOTE_END)) {
                 c->state = CK_SIZE_LF;
                 break;
             }
             if (++c->line_len > c->lim->max_chunk_ext)
                 return chunk_fail(c, "chunk extension too long");
-            if (!is_value_char(ch))
-                return chunk_fail(c, "invalid byte in chunk extension");
+            if (chunk_ext_byte(c, ch) != 0)
+                return chunk_fail(c, "invalid chunk extension");
             break;
         case CK_SIZE_LF:
             if (ch != '\n')

@@ -12,9 +12,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "larder/cache.h"
 #include "larder/client.h"
 #include "larder/config.h"
 #include "larder/dns.h"
+#include "larder/fill.h"
 #include "larder/log.h"
 #include "larder/proxy.h"
 #include "larder/stats.h"
@@ -252,6 +254,7 @@ static int setup(struct larder_main *m)
         return -1;
     }
     px->upstream = larder_upstream_new(px->base, &m->cfg, px->dns, larder_proxy_is_self, px);
+    px->cache = larder_cache_new(m->cfg.cache_size);
     load_local_ips(m);
     if (open_listeners(m) != 0)
         return -1;
@@ -270,6 +273,8 @@ static void teardown(struct larder_main *m)
 
     if (px->base != NULL)
         larder_client_close_all(px);
+    larder_fill_shutdown(px);
+    larder_cache_free(px->cache);
     close_listeners(m);
     larder_upstream_free(px->upstream);
     larder_dns_free(px->dns);

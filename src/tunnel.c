@@ -37,14 +37,14 @@ struct larder_tunnel {
     uint64_t last_activity;
 };
 
-static void tunnel_end(struct larder_tunnel *t, int status, const char *reason)
+static void tunnel_end(struct larder_tunnel *t, const struct larder_failure *fail)
 {
     larder_tunnel_done_cb done = t->done;
     void *arg = t->arg;
     uint64_t up = t->c.bytes, down = t->o.bytes;
 
     larder_tunnel_free(t);
-    done(arg, status, reason, up, down);
+    done(arg, fail, up, down);
 }
 
 static struct side *other(struct larder_tunnel *t, struct side *s)
@@ -67,7 +67,7 @@ static int settle(struct larder_tunnel *t)
         }
     }
     if (t->c.shut && t->o.shut) {
-        tunnel_end(t, 0, NULL);
+        tunnel_end(t, NULL);
         return -1;
     }
     return 0;
@@ -121,7 +121,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     if (what & BEV_EVENT_ERROR) {
         larder_log(LARDER_LOG_DEBUG, "tunnel %s:%u: %s side reset", t->host,
                    (unsigned)t->port, s == &t->c ? "client" : "origin");
-        tunnel_end(t, 0, NULL);
+        tunnel_end(t, NULL);
     }
 }
 
@@ -134,7 +134,7 @@ static void on_idle(evutil_socket_t fd, short what, void *arg)
 
     if (now - t->last_activity >= limit) {
         larder_log(LARDER_LOG_INFO, "tunnel %s:%u: idle timeout", t->host, (unsigned)t->port);
-        tunnel_end(t, 0, NULL);
+        tunnel_end(t, NULL);
         return;
     }
     {
@@ -144,7 +144,8 @@ static void on_idle(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-static void on_connected(struct larder_upconn *uc, int status, const char *reason, void *arg)
+static void on_connected(struct larder_upconn *uc, const struct larder_failure *fail,
+                         void *arg)
 {
     struct larder_tunnel *t = arg;
     static const char established[] = "HTTP/1.1 200 Connection established\r\n\r\n";
@@ -153,7 +154,7 @@ static void on_connected(struct larder_upconn *uc, int status, const char *reaso
 
     t->connecting = NULL;
     if (uc == NULL) {
-        tunnel_end(t, status, reason);
+        tunnel_end(t, fail);
         return;
     }
     t->uc = uc;

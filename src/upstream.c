@@ -17,6 +17,7 @@
 
 #include "larder/config.h"
 #include "larder/dns.h"
+#include "larder/failure.h"
 #include "larder/log.h"
 #include "larder/util.h"
 
@@ -50,8 +51,7 @@ struct larder_upconnect {
     unsigned next_addr;
     struct bufferevent *bev;      /* the attempt in flight */
     struct event *later;          /* runs the next step outside the caller */
-    int status;                   /* failure so far */
-    const char *reason;
+    const struct larder_failure *fail; /* the failure so far */
     struct larder_upconnect *prev, *next;
 };
 
@@ -268,8 +268,7 @@ static void connect_finish(struct larder_upconnect *pc, struct larder_upconn *uc
     struct larder_upstream *up = pc->up;
     larder_upconnect_cb cb = pc->cb;
     void *arg = pc->arg;
-    int status = pc->status;
-    const char *reason = pc->reason;
+    const struct larder_failure *fail = pc->fail;
 
     DL_DELETE(up->connecting, pc);
     if (pc->later != NULL)
@@ -280,7 +279,7 @@ static void connect_finish(struct larder_upconnect *pc, struct larder_upconn *uc
     free(pc);
     if (uc == NULL)
         up->stats.connect_failures++;
-    cb(uc, status, reason, arg);
+    cb(uc, uc != NULL ? NULL : fail, arg);
 }
 
 static void try_next(struct larder_upconnect *pc);
@@ -314,16 +313,13 @@ static void on_connect_event(struct bufferevent *bev, short what, void *arg)
         return;
     }
     if (what & BEV_EVENT_TIMEOUT) {
-        pc->status = 504;
-        pc->reason = "connection to the origin timed out";
+        pc->fail = &larder_fail_connect_timeout;
     } else {
         int err = EVUTIL_SOCKET_ERROR();
-        pc->status = 502;
-        pc->reason = err == ECONNREFUSED ? "connection refused by the origin"
-                                         : "cannot connect to the origin";
+        pc->fail = err == ECONNREFUSED ? &larder_fail_refused : &larder_fail_connect;
     }
     larder_log(LARDER_LOG_INFO, "upstream %s:%u: connect to %s failed: %s", pc->host,
-               (unsigned)pc->port, peer, pc->reason);
+               (unsigned)pc->port, peer, pc->fail->reason);
     bufferevent_free(bev);
     pc->bev = NULL;
     try_next(pc);
@@ -347,8 +343,7 @@ static void try_next(struct larder_upconnect *pc)
 
         pc->next_addr++;
         if (up->is_self != NULL && up->is_self(sa, up->self_arg)) {
-            pc->status = 403;
-            pc->reason = "forwarding loop: the target is this proxy";
+            pc->fail = &larder_fail_loop;
             continue;
         }
         pc->bev = bufferevent_socket_new(up->base, -1, BEV_OPT_CLOSE_ON_FREE);
@@ -362,8 +357,7 @@ static void try_next(struct larder_upconnect *pc)
             return; /* on_connect_event follows */
         bufferevent_free(pc->bev);
         pc->bev = NULL;
-        pc->status = 502;
-        pc->reason = "cannot connect to the origin";
+        pc->fail = &larder_fail_connect;
     }
     connect_finish(pc, NULL);
 }
@@ -374,11 +368,8 @@ static void on_resolved(const struct larder_dns_result *res, void *arg)
 
     pc->dreq = NULL;
     pc->res = *res;
-    if (res->n == 0) {
-        pc->status = res->timed_out ? 504 : 502;
-        pc->reason = res->timed_out ? "DNS lookup for the origin timed out"
-                                    : "cannot resolve the origin's host name";
-    }
+    if (res->n == 0)
+        pc->fail = res->timed_out ? &larder_fail_dns_timeout : &larder_fail_dns;
     try_next(pc);
 }
 
@@ -394,18 +385,14 @@ struct larder_upconnect *larder_upstream_connect(struct larder_upstream *up,
     pc->port = port;
     pc->cb = cb;
     pc->arg = arg;
-    pc->status = 502;
-    pc->reason = "cannot connect to the origin";
+    pc->fail = &larder_fail_connect;
     DL_APPEND(up->connecting, pc);
     if (larder_dns_resolve(up->dns, host, port, &pc->res, on_resolved, pc, &dreq) == 1) {
         pc->dreq = dreq;
         return pc;
     }
-    if (pc->res.n == 0) {
-        pc->status = pc->res.timed_out ? 504 : 502;
-        pc->reason = pc->res.timed_out ? "DNS lookup for the origin timed out"
-                                       : "cannot resolve the origin's host name";
-    }
+    if (pc->res.n == 0)
+        pc->fail = pc->res.timed_out ? &larder_fail_dns_timeout : &larder_fail_dns;
     /* never call back from inside this call */
     pc->later = evtimer_new(up->base, on_later, pc);
     event_active(pc->later, EV_TIMEOUT, 0);

@@ -3,6 +3,7 @@
  * normalized cache key. */
 #include "larder/url.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -46,11 +47,19 @@ static const char *parse_host_port(const char *s, size_t len, uint16_t default_p
         u->host = s + 1;
         u->host_len = (size_t)(close - s) - 1;
         u->host_is_ipv6 = 1;
-        if (u->host_len < 2)
+        if (u->host_len < 2 || u->host_len >= INET6_ADDRSTRLEN)
             return "invalid IPv6 literal";
         for (size_t k = 0; k < u->host_len; k++)
             if (!is_ipv6_char((unsigned char)u->host[k]))
                 return "invalid IPv6 literal";
+        {
+            char text[INET6_ADDRSTRLEN];
+            unsigned char bin[16];
+            memcpy(text, u->host, u->host_len);
+            text[u->host_len] = '\0';
+            if (inet_pton(AF_INET6, text, bin) != 1)
+                return "invalid IPv6 literal";
+        }
         i = (size_t)(close - s) + 1;
     } else {
         while (i < len && s[i] != ':') {

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 struct evbuffer;
+struct larder_failure;
 struct larder_fetch;
 struct larder_http_head;
 struct larder_http_msg;
@@ -31,11 +32,10 @@ struct larder_fetch_ops {
     void (*on_head)(void *arg, struct larder_http_msg *resp);
     /* Decoded body bytes; the sink must take (drain) all of <data>. */
     void (*on_body)(void *arg, struct evbuffer *data);
-    /* The exchange is over. status 0: the response is complete. Otherwise
-     * the status to answer with if no response head was passed on yet
-     * (502, 504, 403), with a static reason; after on_head it means the
-     * body was cut short. */
-    void (*on_end)(void *arg, int status, const char *reason);
+    /* The exchange is over: <fail> NULL when the response is complete,
+     * else what went wrong (before on_head: what to answer; after it: the
+     * body was cut short). */
+    void (*on_end)(void *arg, const struct larder_failure *fail);
     /* The origin took the request bytes queued so far. May be NULL. */
     void (*on_drain)(void *arg);
 };
@@ -51,6 +51,11 @@ struct larder_fetch_spec {
 struct larder_fetch *larder_fetch_start(struct larder_proxy *px,
                                         const struct larder_fetch_spec *spec,
                                         const struct larder_fetch_ops *ops, void *arg);
+
+/* Hands the response over to another sink (callbacks go to <ops>/<arg>
+ * from now on; allowed inside a callback). */
+void larder_fetch_set_sink(struct larder_fetch *f, const struct larder_fetch_ops *ops,
+                           void *arg);
 
 /* Queues framed request body bytes (all of <data> is moved). */
 void larder_fetch_write(struct larder_fetch *f, struct evbuffer *data);

@@ -26,6 +26,8 @@ struct larder_http_msg {
  * points into <raw>) into a message that owns them. Aborts on OOM. */
 struct larder_http_msg *larder_http_msg_new(const char *raw, size_t len,
                                             const struct larder_http_head *parsed);
+/* A copy of <m> (flags included). */
+struct larder_http_msg *larder_http_msg_dup(const struct larder_http_msg *m);
 void larder_http_msg_free(struct larder_http_msg *m);
 
 /* Marks with LARDER_FIELD_F_DROP every field a proxy must not forward:

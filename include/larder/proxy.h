@@ -14,6 +14,7 @@ struct larder_cache;
 struct larder_client;
 struct larder_config;
 struct larder_dns;
+struct larder_fill;
 struct larder_http_field;
 struct larder_stats;
 struct larder_upstream;
@@ -24,6 +25,8 @@ struct larder_proxy {
     struct larder_dns *dns;
     struct larder_upstream *upstream;
     struct larder_cache *cache;
+    struct larder_fill *fills;           /* shareable fills in flight, by key */
+    struct larder_fill *fill_list;       /* every fill in flight */
     struct larder_stats *stats;
     char via_name[256];                  /* pseudonym sent in Via */
     struct sockaddr_storage *listen_addrs; /* bound addresses, for loop checks */

@@ -8,14 +8,15 @@
 #include <stdint.h>
 
 struct bufferevent;
+struct larder_failure;
 struct larder_proxy;
 struct larder_tunnel;
 
-/* Called once when the tunnel is over. status != 0: it never opened, the
- * client has been sent nothing, and status/reason say what to answer
- * (502, 504, 403). status 0: it ran and is closed on the origin side; the
- * client side may still hold unsent bytes. The tunnel is freed after. */
-typedef void (*larder_tunnel_done_cb)(void *arg, int status, const char *reason,
+/* Called once when the tunnel is over. <fail> set: it never opened, the
+ * client has been sent nothing, and <fail> says what to answer. NULL: it
+ * ran and is closed on the origin side; the client side may still hold
+ * unsent bytes. The tunnel is freed after. */
+typedef void (*larder_tunnel_done_cb)(void *arg, const struct larder_failure *fail,
                                       uint64_t bytes_up, uint64_t bytes_down);
 
 /* Starts a tunnel for the client connection <client> (borrowed, not freed;

@@ -19,6 +19,7 @@ struct bufferevent;
 struct event_base;
 struct larder_config;
 struct larder_dns;
+struct larder_failure;
 struct larder_upstream;
 struct larder_upconn;
 struct larder_upconnect;
@@ -34,10 +35,9 @@ struct larder_upstream_stats {
 /* Says whether <sa> is one of larder's own listening addresses. */
 typedef int (*larder_self_fn)(const struct sockaddr *sa, void *arg);
 
-/* Called once with a connected connection, or with NULL, the status to
- * answer with (502, 504; 403 for a forwarding loop) and a static reason. */
-typedef void (*larder_upconnect_cb)(struct larder_upconn *uc, int status,
-                                    const char *reason, void *arg);
+/* Called once with a connected connection, or with NULL and what failed. */
+typedef void (*larder_upconnect_cb)(struct larder_upconn *uc,
+                                    const struct larder_failure *fail, void *arg);
 
 struct larder_upstream *larder_upstream_new(struct event_base *base,
                                             const struct larder_config *cfg,

@@ -17,8 +17,9 @@ void *larder_xrealloc(void *p, size_t n);
 char *larder_xstrdup(const char *s);
 char *larder_xstrndup(const char *s, size_t n);
 
-/* Milliseconds from a monotonic clock. */
+/* Milliseconds and microseconds from a monotonic clock. */
 uint64_t larder_now_ms(void);
+uint64_t larder_now_us(void);
 
 /* Seconds since the epoch (wall clock), for HTTP dates and ages. */
 int64_t larder_wall_s(void);

@@ -1,0 +1,546 @@
+/* SPDX-License-Identifier: MIT */
+/* fill.c - shared upstream fetches for cacheable GETs: coalescing, the
+ * store-or-pass decision, filling objects that clients read as they grow,
+ * and revalidation of stale objects (304 merge). */
+#include "larder/fill.h"
+
+#include <event2/buffer.h>
+#include <string.h>
+#include <uthash.h>
+#include <utlist.h>
+
+#include "larder/cache.h"
+#include "larder/config.h"
+#include "larder/failure.h"
+#include "larder/fetch.h"
+#include "larder/freshness.h"
+#include "larder/http_msg.h"
+#include "larder/http_parse.h"
+#include "larder/log.h"
+#include "larder/proxy.h"
+#include "larder/util.h"
+
+#define VARY_MAX 512        /* longest Vary list stored */
+#define VARIANT_KEY_MAX 4096 /* longest variant key stored */
+
+struct larder_fill {
+    struct larder_proxy *px;
+    char *key;
+    UT_hash_handle hh;
+    int in_index;                 /* in px->fills: may be joined */
+    struct larder_fill *prev, *next; /* px->fill_list */
+    struct larder_http_msg *req;  /* the first request, for storing decisions */
+    struct larder_cc req_cc;
+    struct larder_fetch *fetch;   /* NULL once handed over or gone */
+    struct larder_object *stale;  /* being revalidated */
+    struct larder_object *obj;    /* being filled */
+    struct larder_fill_waiter *waiters; /* waiting for the decision */
+    struct larder_fill_waiter *owner;   /* the first client, while attached */
+    int decided;                  /* the response head has been dealt with */
+    int discard;                  /* ignore the body (stale served instead) */
+    int64_t request_time;
+};
+
+static void unindex(struct larder_fill *f)
+{
+    if (f->in_index) {
+        HASH_DEL(f->px->fills, f);
+        f->in_index = 0;
+    }
+}
+
+static void fill_free(struct larder_fill *f)
+{
+    struct larder_fill_waiter *w, *tmp;
+
+    unindex(f);
+    DL_DELETE(f->px->fill_list, f);
+    DL_FOREACH_SAFE(f->waiters, w, tmp) {
+        DL_DELETE(f->waiters, w);
+        w->fill = NULL;
+    }
+    if (f->owner != NULL)
+        f->owner->fill = NULL;
+    larder_fetch_abort(f->fetch);
+    larder_object_release(f->stale);
+    larder_object_release(f->obj);
+    larder_http_msg_free(f->req);
+    free(f->key);
+    free(f);
+}
+
+/* Removes <w> from the waiting list before telling it what to do. */
+static struct larder_fill_waiter *take_waiter(struct larder_fill *f)
+{
+    struct larder_fill_waiter *w = f->waiters;
+
+    if (w == NULL)
+        return NULL;
+    DL_DELETE(f->waiters, w);
+    w->decided = 1;
+    if (w->owner && w->fill == f)
+        f->owner = w;             /* still attached: it may read our object */
+    else
+        w->fill = NULL;
+    return w;
+}
+
+static void tell_error(struct larder_fill *f, const struct larder_failure *fail)
+{
+    struct larder_fill_waiter *w;
+
+    while ((w = take_waiter(f)) != NULL) {
+        w->fill = NULL;
+        if (f->owner == w)
+            f->owner = NULL;
+        w->ops->on_error(w->arg, fail);
+    }
+}
+
+static void tell_object(struct larder_fill *f, struct larder_object *o,
+                        enum larder_outcome how, int fwd_status)
+{
+    struct larder_fill_waiter *w;
+
+    while ((w = take_waiter(f)) != NULL) {
+        if (f->owner != w)
+            w->fill = NULL;
+        w->ops->on_object(w->arg, larder_object_retain(o), how, fwd_status);
+    }
+}
+
+/* ---- building stored heads ----------------------------------------------------- */
+
+struct head_builder {
+    char *buf;
+    size_t len, cap;
+    struct larder_http_field *fields;
+    unsigned n, cap_fields;
+};
+
+static void hb_put(struct head_builder *b, const char *s, size_t n)
+{
+    if (b->len + n > b->cap) {
+        b->cap = (b->len + n) * 2 + 256;
+        b->buf = larder_xrealloc(b->buf, b->cap);
+    }
+    memcpy(b->buf + b->len, s, n);
+    b->len += n;
+}
+
+/* Field offsets are kept as indexes until the buffer stops moving. */
+static void hb_field(struct head_builder *b, const char *name, size_t nlen,
+                     const char *value, size_t vlen)
+{
+    struct larder_http_field *f;
+
+    if (b->n == b->cap_fields) {
+        b->cap_fields = b->cap_fields ? b->cap_fields * 2 : 16;
+        b->fields = larder_xrealloc(b->fields, b->cap_fields * sizeof(*b->fields));
+    }
+    f = &b->fields[b->n++];
+    f->name = (const char *)(uintptr_t)b->len;
+    f->name_len = nlen;
+    hb_put(b, name, nlen);
+    hb_put(b, ": ", 2);
+    f->value = (const char *)(uintptr_t)b->len;
+    f->value_len = vlen;
+    f->flags = 0;
+    hb_put(b, value, vlen);
+    hb_put(b, "\r\n", 2);
+}
+
+static void hb_fix(struct head_builder *b)
+{
+    for (unsigned i = 0; i < b->n; i++) {
+        b->fields[i].name = b->buf + (uintptr_t)b->fields[i].name;
+        b->fields[i].value = b->buf + (uintptr_t)b->fields[i].value;
+    }
+}
+
+static void hb_free(struct head_builder *b)
+{
+    free(b->buf);
+    free(b->fields);
+}
+
+/* Whether a field of a response is kept in the stored copy. */
+static int stored_field(const struct larder_http_field *f)
+{
+    return !(f->flags & LARDER_FIELD_F_DROP) && !larder_http_field_is(f, "age") &&
+           !larder_http_field_is(f, "set-cookie") && !larder_http_field_is(f, "set-cookie2");
+}
+
+static void hb_status(struct head_builder *b, int status, const char *reason, size_t rlen)
+{
+    char line[64];
+    int n;
+
+    if (rlen == 0) {
+        reason = larder_http_reason(status);
+        rlen = strlen(reason);
+    }
+    n = snprintf(line, sizeof(line), "HTTP/1.1 %d ", status);
+    hb_put(b, line, (size_t)n);
+    hb_put(b, reason, rlen);
+    hb_put(b, "\r\n", 2);
+}
+
+/* The stored head for response <h>: its status line, its end-to-end fields
+ * but Age and Set-Cookie, and our Via. */
+static void build_stored_head(struct larder_proxy *px, struct larder_http_head *h,
+                              struct head_builder *b)
+{
+    char via[300];
+    int n;
+
+    larder_http_mark_hop_by_hop(h);
+    hb_status(b, h->status, h->reason, h->reason_len);
+    for (unsigned i = 0; i < h->nfields; i++)
+        if (stored_field(&h->fields[i]))
+            hb_field(b, h->fields[i].name, h->fields[i].name_len, h->fields[i].value,
+                     h->fields[i].value_len);
+    n = snprintf(via, sizeof(via), "%s %s", h->version >= 11 ? "1.1" : "1.0", px->via_name);
+    hb_field(b, "Via", 3, via, (size_t)n);
+    hb_fix(b);
+}
+
+/* The stored head of <o> updated from 304 <r>: each field the 304 may
+ * replace takes the place of the stored fields of that name. */
+static void build_merged_head(struct larder_object *o, struct larder_http_head *r,
+                              int64_t now, struct head_builder *b)
+{
+    struct larder_http_head stored;
+    const char *status_line;
+    size_t status_len;
+    int has_date = larder_http_find(r, "date", 0) >= 0;
+
+    larder_object_head(o, &stored);
+    /* the status line runs up to the first field (or is all of the head) */
+    {
+        struct evbuffer *tmp = evbuffer_new();
+        size_t n = larder_object_send_head(o, tmp);
+        const char *raw = (const char *)evbuffer_pullup(tmp, (ev_ssize_t)n);
+        const char *eol = memchr(raw, '\n', n);
+        status_line = raw;
+        status_len = eol != NULL ? (size_t)(eol - raw) + 1 : n;
+        hb_put(b, status_line, status_len);
+        evbuffer_free(tmp);
+    }
+    for (unsigned i = 0; i < stored.nfields; i++) {
+        const struct larder_http_field *f = &stored.fields[i];
+        int replaced = 0;
+        for (unsigned k = 0; k < r->nfields && !replaced; k++)
+            if (r->fields[k].name_len == f->name_len &&
+                strncasecmp(r->fields[k].name, f->name, f->name_len) == 0 &&
+                larder_freshness_304_replaces(r, &r->fields[k]))
+                replaced = 1;
+        if (has_date == 0 && larder_http_field_is(f, "date"))
+            replaced = 1; /* a 304 without Date: the stored Date is now wrong */
+        if (!replaced)
+            hb_field(b, f->name, f->name_len, f->value, f->value_len);
+    }
+    for (unsigned k = 0; k < r->nfields; k++)
+        if (larder_freshness_304_replaces(r, &r->fields[k]) &&
+            !larder_http_field_is(&r->fields[k], "via"))
+            hb_field(b, r->fields[k].name, r->fields[k].name_len, r->fields[k].value,
+                     r->fields[k].value_len);
+    if (!has_date) {
+        char date[32];
+        larder_freshness_date_format(now, date);
+        hb_field(b, "Date", 4, date, strlen(date));
+    }
+    hb_fix(b);
+}
+
+/* ---- the fetch's sink ------------------------------------------------------------- */
+
+static void on_fill_head(void *arg, struct larder_http_msg *resp);
+static void on_fill_body(void *arg, struct evbuffer *data);
+static void on_fill_end(void *arg, const struct larder_failure *fail);
+
+static const struct larder_fetch_ops fill_fetch_ops = {
+    .on_interim = NULL,
+    .on_head = on_fill_head,
+    .on_body = on_fill_body,
+    .on_end = on_fill_end,
+    .on_drain = NULL,
+};
+
+static int serve_stale_on_error(struct larder_fill *f)
+{
+    return f->stale != NULL &&
+           larder_freshness_stale_on_error(larder_object_freshness(f->stale), &f->req_cc,
+                                           larder_wall_s(), f->px->cfg->serve_stale_on_error);
+}
+
+static void revalidated(struct larder_fill *f, struct larder_http_msg *resp)
+{
+    struct larder_proxy *px = f->px;
+    struct head_builder b = { 0 };
+    struct larder_http_head merged;
+    struct larder_cc merged_cc;
+    int64_t now = larder_wall_s();
+
+    larder_http_mark_hop_by_hop(&resp->head);
+    build_merged_head(f->stale, &resp->head, now, &b);
+    larder_object_set_head(f->stale, b.buf, b.len, b.fields, b.n,
+                           larder_object_status(f->stale));
+    hb_free(&b);
+    larder_object_head(f->stale, &merged);
+    larder_freshness_cc_response(&merged, &merged_cc);
+    larder_freshness_refresh(larder_object_freshness(f->stale), &merged, &merged_cc,
+                             &resp->head, f->request_time, now,
+                             (int64_t)px->cfg->max_heuristic_freshness);
+    larder_log(LARDER_LOG_DEBUG, "fill %s: revalidated (304)", f->key);
+    tell_object(f, f->stale, LARDER_OUTCOME_REVALIDATED, 304);
+}
+
+/* Sends every waiter upstream alone and ends the fill. */
+static void pass_all(struct larder_fill *f, const char *why)
+{
+    struct larder_fill_waiter *w;
+
+    while ((w = take_waiter(f)) != NULL) {
+        w->fill = NULL;
+        if (f->owner == w)
+            f->owner = NULL;
+        w->ops->on_pass(w->arg, why);
+    }
+    fill_free(f);
+}
+
+/* The response may not be stored: the first client takes the fetch, the
+ * others go on their own. */
+static void pass_on(struct larder_fill *f, struct larder_http_msg *resp, const char *why)
+{
+    struct larder_fill_waiter *w, *owner = NULL;
+
+    larder_log(LARDER_LOG_DEBUG, "fill %s: not stored (%s)", f->key, why);
+    DL_FOREACH(f->waiters, w)
+        if (w->owner)
+            owner = w;
+    if (owner != NULL) {
+        struct larder_fetch *fetch = f->fetch;
+        DL_DELETE(f->waiters, owner);
+        owner->decided = 1;
+        owner->fill = NULL;
+        f->owner = NULL;
+        f->fetch = NULL;
+        owner->ops->on_takeover(owner->arg, fetch, resp);
+    } else {
+        larder_http_msg_free(resp);
+    }
+    pass_all(f, why); /* aborts the fetch if nobody took it */
+}
+
+static void on_fill_head(void *arg, struct larder_http_msg *resp)
+{
+    struct larder_fill *f = arg;
+    struct larder_proxy *px = f->px;
+    struct larder_http_head *h = &resp->head;
+    struct larder_cc resp_cc;
+    const char *why;
+    char vary[VARY_MAX], *variant = NULL;
+    size_t vary_len = 0, variant_len = 0;
+    struct head_builder b = { 0 };
+    struct larder_object *o;
+
+    f->decided = 1;
+    unindex(f);
+    if (f->stale != NULL && h->status == 304) {
+        struct larder_http_head stored;
+        larder_object_head(f->stale, &stored);
+        if (larder_freshness_304_matches(&stored, h)) {
+            revalidated(f, resp);
+            larder_http_msg_free(resp);
+            f->discard = 1;
+            return;
+        }
+        /* the origin validated something else: everyone refetches alone */
+        larder_http_msg_free(resp);
+        pass_all(f, "304 for another response");
+        return;
+    }
+    if (f->stale != NULL && larder_freshness_is_error_status(h->status) &&
+        serve_stale_on_error(f)) {
+        tell_object(f, f->stale, LARDER_OUTCOME_STALE, h->status);
+        larder_http_msg_free(resp);
+        f->discard = 1;
+        return;
+    }
+    larder_freshness_cc_response(h, &resp_cc);
+    why = larder_freshness_storable(&f->req->head, &f->req_cc, h, &resp_cc);
+    if (why == NULL && h->body == LARDER_BODY_LENGTH && h->content_length > px->cfg->max_object_size)
+        why = "larger than max_object_size";
+    if (why == NULL && (larder_freshness_vary_list(h, vary, sizeof(vary), &vary_len) != 0 ||
+                        vary_len >= sizeof(vary)))
+        why = "unusable Vary";
+    if (why == NULL && vary_len > 0) {
+        variant = larder_xmalloc(VARIANT_KEY_MAX);
+        if (larder_freshness_vary_key(vary, vary_len, &f->req->head, variant, VARIANT_KEY_MAX,
+                                      &variant_len) != 0 || variant_len >= VARIANT_KEY_MAX)
+            why = "unusable Vary";
+    }
+    if (why != NULL) {
+        free(variant);
+        /* a new answer supersedes what was stored, unless it is an error */
+        if (f->stale != NULL && h->status < 500)
+            larder_cache_remove(px->cache, f->stale);
+        pass_on(f, resp, why);
+        return;
+    }
+    o = larder_object_new(f->key, variant, vary_len > 0 ? vary : NULL,
+                          h->body == LARDER_BODY_LENGTH ? h->content_length : 0);
+    free(variant);
+    larder_freshness_init(larder_object_freshness(o), h, &resp_cc, f->request_time,
+                          larder_wall_s(), (int64_t)px->cfg->max_heuristic_freshness);
+    build_stored_head(px, h, &b);
+    larder_object_set_head(o, b.buf, b.len, b.fields, b.n, h->status);
+    hb_free(&b);
+    if (f->stale != NULL)
+        larder_cache_remove(px->cache, f->stale);
+    if (larder_cache_insert(px->cache, o) != 0)
+        larder_log(LARDER_LOG_INFO, "fill %s: larger than the whole cache; not stored", f->key);
+    f->obj = o;
+    larder_log(LARDER_LOG_DEBUG, "fill %s: storing %d", f->key, h->status);
+    {
+        struct larder_fill_waiter *w;
+        enum larder_outcome how = f->stale != NULL ? LARDER_OUTCOME_REFRESHED : LARDER_OUTCOME_MISS;
+        while ((w = take_waiter(f)) != NULL) {
+            if (vary_len > 0 && w->req != NULL && !w->owner &&
+                !larder_freshness_vary_match(vary, vary_len, &f->req->head, w->req)) {
+                w->fill = NULL;
+                w->ops->on_pass(w->arg, "another variant");
+                continue;
+            }
+            if (f->owner != w)
+                w->fill = NULL;
+            w->ops->on_object(w->arg, larder_object_retain(o), how, h->status);
+        }
+    }
+    larder_http_msg_free(resp); /* a body-less response completes in on_fill_end */
+}
+
+static void on_fill_body(void *arg, struct evbuffer *data)
+{
+    struct larder_fill *f = arg;
+    struct larder_object *o = f->obj;
+    size_t n = evbuffer_get_length(data);
+
+    if (f->discard || o == NULL) {
+        evbuffer_drain(data, n);
+        return;
+    }
+    if (larder_object_body_size(o) + n > f->px->cfg->max_object_size) {
+        struct larder_fill_waiter *owner = f->owner;
+        struct larder_fetch *fetch = f->fetch;
+
+        larder_log(LARDER_LOG_INFO, "fill %s: grew past max_object_size; not stored", f->key);
+        if (owner != NULL) {
+            /* the first client keeps its response; the object goes */
+            owner->fill = NULL;
+            f->owner = NULL;
+            f->fetch = NULL;
+            owner->ops->on_overflow(owner->arg, fetch, data);
+        } else {
+            evbuffer_drain(data, n);
+        }
+        larder_object_abort(o);
+        fill_free(f);
+        return;
+    }
+    larder_object_append(o, data);
+}
+
+static void on_fill_end(void *arg, const struct larder_failure *fail)
+{
+    struct larder_fill *f = arg;
+
+    f->fetch = NULL; /* it frees itself after this */
+    if (fail == NULL) {
+        if (f->obj != NULL)
+            larder_object_complete(f->obj);
+    } else if (!f->decided) {
+        if (serve_stale_on_error(f))
+            tell_object(f, f->stale, LARDER_OUTCOME_STALE, 0);
+        else
+            tell_error(f, fail);
+    } else if (f->obj != NULL) {
+        larder_log(LARDER_LOG_INFO, "fill %s: %s; dropped", f->key, fail->reason);
+        larder_object_abort(f->obj);
+    }
+    fill_free(f);
+}
+
+/* ---- API ------------------------------------------------------------------------ */
+
+struct larder_fill *larder_fill_find(struct larder_proxy *px, const char *key)
+{
+    struct larder_fill *f;
+
+    HASH_FIND_STR(px->fills, key, f);
+    return f;
+}
+
+void larder_fill_join(struct larder_fill *f, struct larder_fill_waiter *w)
+{
+    w->fill = f;
+    w->owner = 0;
+    w->decided = 0;
+    DL_APPEND(f->waiters, w);
+    larder_stats_coalesced(f->px->stats);
+}
+
+struct larder_fill *larder_fill_start(struct larder_proxy *px, const char *key,
+                                      const struct larder_fetch_spec *spec,
+                                      const struct larder_http_msg *req,
+                                      struct larder_object *stale, int shared,
+                                      struct larder_fill_waiter *owner)
+{
+    struct larder_fill *f = larder_xcalloc(1, sizeof(*f));
+
+    f->px = px;
+    f->key = larder_xstrdup(key);
+    f->req = larder_http_msg_dup(req);
+    larder_freshness_cc_request(&f->req->head, &f->req_cc);
+    f->stale = stale != NULL ? larder_object_retain(stale) : NULL;
+    f->request_time = larder_wall_s();
+    DL_APPEND(px->fill_list, f);
+    if (shared && larder_fill_find(px, key) == NULL) {
+        HASH_ADD_KEYPTR(hh, px->fills, f->key, strlen(f->key), f);
+        f->in_index = 1;
+    }
+    if (owner != NULL) {
+        owner->fill = f;
+        owner->owner = 1;
+        owner->decided = 0;
+        DL_APPEND(f->waiters, owner);
+    }
+    f->fetch = larder_fetch_start(px, spec, &fill_fetch_ops, f);
+    return f;
+}
+
+void larder_fill_leave(struct larder_fill_waiter *w)
+{
+    struct larder_fill *f = w->fill;
+
+    if (f == NULL)
+        return;
+    w->fill = NULL;
+    if (f->owner == w)
+        f->owner = NULL;
+    if (!w->decided)
+        DL_DELETE(f->waiters, w);
+    w->decided = 1;
+}
+
+void larder_fill_shutdown(struct larder_proxy *px)
+{
+    while (px->fill_list != NULL) {
+        struct larder_fill *f = px->fill_list;
+        if (f->obj != NULL)
+            larder_object_abort(f->obj);
+        fill_free(f);
+    }
+}

@@ -1,0 +1,504 @@
+/* SPDX-License-Identifier: MIT */
+/* serve.c - answering GET and HEAD through the cache: lookup and the RFC 9111
+ * decision, waiting on a shared fetch, and streaming stored objects by
+ * reference (a small fresh header block, then the stored head and body
+ * blocks), with 304s for the client's own conditionals. */
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "larder/config.h"
+#include "larder/failure.h"
+#include "larder/fetch.h"
+#include "larder/http_msg.h"
+#include "larder/http_parse.h"
+#include "larder/log.h"
+#include "larder/proxy.h"
+#include "larder/util.h"
+#include "session.h"
+
+#define VARIANT_KEY_MAX 4096
+
+/* Fields a 304 carries over from the stored 200 (RFC 9110 15.4.5). */
+static const char *const not_modified_fields[] = {
+    "cache-control", "content-location", "date", "etag", "expires", "vary",
+    "last-modified", "via", NULL
+};
+
+/* ---- choosing the stored variant ---------------------------------------------- */
+
+static int match_variant(const struct larder_object *o, void *arg)
+{
+    const struct larder_client *cl = arg;
+    const char *vary = larder_object_vary(o);
+    char key[VARIANT_KEY_MAX];
+    size_t len;
+
+    if (vary == NULL)
+        return 1;
+    if (larder_freshness_vary_key(vary, strlen(vary), &cl->req->head, key, sizeof(key), &len) != 0 ||
+        len >= sizeof(key))
+        return 0;
+    return larder_object_variant_key(o) != NULL && strcmp(key, larder_object_variant_key(o)) == 0;
+}
+
+/* RFC 9111 3.5: a request with Authorization may use a stored response
+ * only when that response said it may be shared. */
+static int authorization_allows(const struct larder_client *cl, struct larder_object *o)
+{
+    unsigned flags = larder_object_freshness(o)->flags;
+
+    if (larder_http_get(&cl->req->head, "authorization") == NULL)
+        return 1;
+    return (flags & (LARDER_FRESH_F_PUBLIC | LARDER_FRESH_F_MUST_REVALIDATE |
+                     LARDER_FRESH_F_PROXY_REVALIDATE)) != 0;
+}
+
+/* ---- sending an object --------------------------------------------------------- */
+
+static void send_not_modified(struct larder_client *cl, struct larder_object *o, int64_t age)
+{
+    struct evbuffer *out = bufferevent_get_output(cl->bev);
+    size_t before = evbuffer_get_length(out);
+    struct larder_http_head sh;
+
+    larder_object_head(o, &sh);
+    evbuffer_add(out, "HTTP/1.1 304 Not Modified\r\n", 27);
+    for (unsigned i = 0; i < sh.nfields; i++)
+        for (const char *const *n = not_modified_fields; *n != NULL; n++)
+            if (larder_http_field_is(&sh.fields[i], *n))
+                evbuffer_add_printf(out, "%.*s: %.*s\r\n", (int)sh.fields[i].name_len,
+                                    sh.fields[i].name, (int)sh.fields[i].value_len,
+                                    sh.fields[i].value);
+    evbuffer_add_printf(out, "Age: %lld\r\n", (long long)age);
+    larder_client_write_tail_fields(cl, out);
+    evbuffer_add(out, "\r\n", 2);
+    cl->bytes_out += evbuffer_get_length(out) - before;
+    cl->status = 304;
+    cl->resp_started = 1;
+    larder_client_finish_response(cl);
+}
+
+/* Starts the response from object <o> (the client's reference is moved in). */
+static void serve_object(struct larder_client *cl, struct larder_object *o)
+{
+    struct evbuffer *out = bufferevent_get_output(cl->bev);
+    size_t before = evbuffer_get_length(out);
+    struct larder_freshness *fr = larder_object_freshness(o);
+    int64_t now = larder_wall_s();
+    int64_t age = larder_freshness_age(fr, now);
+    int status = larder_object_status(o);
+    enum larder_object_state st = larder_object_state(o);
+    struct larder_http_head sh;
+
+    cl->cs.has_ttl = 1;
+    cl->cs.ttl = larder_freshness_ttl(fr, now);
+    larder_object_count_hit(o);
+    larder_object_head(o, &sh);
+    if (status >= 200 && status < 300) {
+        switch (larder_freshness_conditional(&cl->req->head, &sh, fr)) {
+        case LARDER_COND_NOT_MODIFIED:
+            send_not_modified(cl, o, age);
+            larder_object_release(o);
+            return;
+        case LARDER_COND_PRECONDITION_FAILED:
+            larder_object_release(o);
+            larder_client_respond(cl, 412, NULL, "text/plain; charset=utf-8",
+                                  "precondition failed\n", 20);
+            larder_client_finish_response(cl);
+            return;
+        default:
+            break;
+        }
+    }
+    cl->obj = o;
+    memset(&cl->cursor, 0, sizeof(cl->cursor));
+    cl->status = status;
+    larder_object_send_head(o, out);
+    evbuffer_add_printf(out, "Age: %lld\r\n", (long long)age);
+    if (status == 204 || status == 304) {
+        cl->framing = OUT_NONE;
+    } else if (st == LARDER_OBJ_COMPLETE || larder_object_expected(o) > 0) {
+        uint64_t len = st == LARDER_OBJ_COMPLETE ? larder_object_body_size(o)
+                                                 : larder_object_expected(o);
+        evbuffer_add_printf(out, "Content-Length: %llu\r\n", (unsigned long long)len);
+        cl->framing = OUT_LENGTH;
+    } else if (!larder_client_is_10(cl)) {
+        if (!larder_client_is_head(cl))
+            evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
+        cl->framing = OUT_CHUNKED;
+    } else {
+        cl->framing = OUT_CLOSE;
+        cl->keepalive = 0;
+    }
+    if (larder_client_is_head(cl))
+        cl->framing = OUT_NONE;
+    larder_client_write_tail_fields(cl, out);
+    evbuffer_add(out, "\r\n", 2);
+    cl->bytes_out += evbuffer_get_length(out) - before;
+    cl->resp_started = 1;
+    larder_client_set_state(cl, CLIENT_SERVE);
+    larder_serve_pump(cl);
+}
+
+static void on_object_wake(void *arg)
+{
+    larder_client_wake(arg);
+}
+
+void larder_serve_pump(struct larder_client *cl)
+{
+    struct larder_object *o = cl->obj;
+    struct evbuffer *out = bufferevent_get_output(cl->bev);
+    size_t before = evbuffer_get_length(out);
+
+    if (o == NULL || cl->state != CLIENT_SERVE)
+        return;
+    if (cl->framing != OUT_NONE) {
+        while (evbuffer_get_length(out) < OUT_HIWAT) {
+            size_t room = OUT_HIWAT - evbuffer_get_length(out), n;
+            if (cl->framing == OUT_CHUNKED) {
+                n = larder_object_send_body(o, &cl->cursor, room, cl->scratch);
+                if (n > 0)
+                    larder_body_write_chunk(out, cl->scratch);
+            } else {
+                n = larder_object_send_body(o, &cl->cursor, room, out);
+            }
+            if (n == 0)
+                break;
+        }
+    }
+    cl->bytes_out += evbuffer_get_length(out) - before;
+    if (evbuffer_get_length(out) >= OUT_HIWAT)
+        return; /* on_write brings us back */
+    if (cl->framing != OUT_NONE && cl->cursor.pos < larder_object_body_size(o))
+        return;
+    switch (larder_object_state(o)) {
+    case LARDER_OBJ_COMPLETE:
+        if (cl->framing == OUT_CHUNKED) {
+            larder_body_write_last_chunk(out);
+            cl->bytes_out += 5;
+        }
+        larder_serve_release(cl);
+        larder_client_finish_response(cl);
+        break;
+    case LARDER_OBJ_ABORTED:
+        larder_serve_release(cl);
+        larder_client_cut_short(cl, "the stored response was cut short", LARDER_ERR_TRUNCATED);
+        break;
+    default:
+        if (cl->framing == OUT_NONE && larder_client_is_head(cl)) {
+            /* a HEAD needs only the head */
+            larder_serve_release(cl);
+            larder_client_finish_response(cl);
+            break;
+        }
+        cl->ow.fn = on_object_wake;
+        cl->ow.arg = cl;
+        larder_object_wait(o, &cl->ow);
+        break;
+    }
+}
+
+/* ---- the shared fetch's verdicts --------------------------------------------------- */
+
+static void on_fill_object(void *arg, struct larder_object *o, enum larder_outcome how,
+                           int fwd_status)
+{
+    struct larder_client *cl = arg;
+
+    cl->verdict = VERDICT_OBJECT;
+    cl->verdict_obj = o;
+    cl->outcome = how;
+    cl->upstream_status = fwd_status;
+    cl->cs.fwd_status = fwd_status;
+    if (how == LARDER_OUTCOME_MISS || how == LARDER_OUTCOME_REFRESHED)
+        cl->cs.stored = larder_object_linked(o);
+    if (how == LARDER_OUTCOME_STALE)
+        cl->cs.kind = LARDER_CS_STALE_ON_ERROR;
+    larder_client_wake(cl);
+}
+
+static void on_fill_pass(void *arg, const char *why)
+{
+    struct larder_client *cl = arg;
+
+    larder_log(LARDER_LOG_DEBUG, "client %s: going upstream alone (%s)", cl->addr, why);
+    cl->verdict = VERDICT_PASS;
+    larder_client_wake(cl);
+}
+
+static void on_fill_error(void *arg, const struct larder_failure *fail)
+{
+    struct larder_client *cl = arg;
+
+    cl->verdict = VERDICT_ERROR;
+    cl->verdict_status = fail->status;
+    cl->verdict_reason = fail->reason;
+    cl->error_kind = fail->kind;
+    larder_client_wake(cl);
+}
+
+static void on_fill_takeover(void *arg, struct larder_fetch *f, struct larder_http_msg *resp)
+{
+    struct larder_client *cl = arg;
+
+    evtimer_del(cl->timer);
+    cl->outcome = cl->cs.kind == LARDER_CS_STALE || cl->cs.kind == LARDER_CS_REQUEST
+                      ? LARDER_OUTCOME_REFRESHED : LARDER_OUTCOME_MISS;
+    larder_forward_takeover(cl, f, resp);
+}
+
+static void on_fill_overflow(void *arg, struct larder_fetch *f, struct evbuffer *data)
+{
+    struct larder_client *cl = arg;
+    struct evbuffer *out = bufferevent_get_output(cl->bev);
+    size_t before = evbuffer_get_length(out);
+
+    /* everything the object holds first (references, no copies), then the
+     * rest straight from the origin */
+    if (cl->obj != NULL && cl->framing != OUT_NONE) {
+        size_t n;
+        while ((n = larder_object_send_body(cl->obj, &cl->cursor, SIZE_MAX,
+                                            cl->framing == OUT_CHUNKED ? cl->scratch : out)) > 0)
+            if (cl->framing == OUT_CHUNKED)
+                larder_body_write_chunk(out, cl->scratch);
+    }
+    cl->bytes_out += evbuffer_get_length(out) - before;
+    if (cl->obj != NULL) {
+        larder_object_unwait(cl->obj, &cl->ow);
+        larder_object_release(cl->obj);
+        cl->obj = NULL;
+    }
+    cl->fetch = f;
+    larder_fetch_set_sink(f, &larder_forward_ops, cl);
+    larder_client_set_state(cl, CLIENT_FORWARD);
+    larder_forward_ops.on_body(cl, data);
+}
+
+static const struct larder_fill_ops fill_ops = {
+    .on_object = on_fill_object,
+    .on_takeover = on_fill_takeover,
+    .on_pass = on_fill_pass,
+    .on_error = on_fill_error,
+    .on_overflow = on_fill_overflow,
+};
+
+/* ---- deciding ---------------------------------------------------------------------- */
+
+/* Fetches for the cache: joins the fetch in flight for the key, or starts
+ * one (a conditional one when <stale> is given). */
+static void fetch_for_cache(struct larder_client *cl, struct larder_object *stale)
+{
+    struct larder_proxy *px = cl->px;
+    int shared = larder_http_get(&cl->req->head, "authorization") == NULL;
+    struct larder_fill *f = shared ? larder_fill_find(px, cl->key) : NULL;
+
+    memset(&cl->fw, 0, sizeof(cl->fw));
+    cl->fw.ops = &fill_ops;
+    cl->fw.arg = cl;
+    cl->fw.req = &cl->req->head;
+    cl->verdict = VERDICT_NONE;
+    larder_client_set_state(cl, CLIENT_WAIT_FILL);
+    if (f != NULL) {
+        struct timeval tv = { (time_t)(px->cfg->coalesce_timeout / 1000),
+                              (suseconds_t)(px->cfg->coalesce_timeout % 1000) * 1000 };
+        cl->cs.collapsed = 1;
+        larder_fill_join(f, &cl->fw);
+        evtimer_add(cl->timer, &tv);
+        return;
+    }
+    {
+        struct evbuffer *head = evbuffer_new();
+        struct larder_fetch_spec spec;
+
+        larder_forward_build_head(cl, head, 1, stale);
+        memset(&spec, 0, sizeof(spec));
+        spec.host = cl->host;
+        spec.port = cl->url.port;
+        spec.method = "GET";
+        spec.head = head;
+        larder_fill_start(px, cl->key, &spec, cl->req, stale, shared, &cl->fw);
+        evbuffer_free(head);
+    }
+}
+
+/* Starts a background revalidation unless one is in flight. */
+static void revalidate_in_background(struct larder_client *cl, struct larder_object *stale)
+{
+    struct evbuffer *head;
+    struct larder_fetch_spec spec;
+
+    if (larder_fill_find(cl->px, cl->key) != NULL)
+        return;
+    head = evbuffer_new();
+    larder_forward_build_head(cl, head, 1, stale);
+    memset(&spec, 0, sizeof(spec));
+    spec.host = cl->host;
+    spec.port = cl->url.port;
+    spec.method = "GET";
+    spec.head = head;
+    larder_fill_start(cl->px, cl->key, &spec, cl->req, stale, 1, NULL);
+    evbuffer_free(head);
+}
+
+static void pass_through(struct larder_client *cl)
+{
+    larder_serve_release(cl);
+    cl->outcome = LARDER_OUTCOME_MISS;
+    larder_forward_start(cl);
+}
+
+void larder_serve_request(struct larder_client *cl)
+{
+    struct larder_proxy *px = cl->px;
+    const struct larder_http_head *h = &cl->req->head;
+    struct larder_object *o = NULL;
+    char key[4096];
+    size_t n;
+    int64_t now = larder_wall_s();
+
+    larder_freshness_cc_request(h, &cl->req_cc);
+    n = larder_url_key(&cl->url, key, sizeof(key));
+    /* Range requests and bodies on GET are not the cache's business */
+    if (px->cache == NULL || n >= sizeof(key) || larder_http_get(h, "range") != NULL ||
+        !cl->body_done) {
+        cl->cs.kind = LARDER_CS_BYPASS;
+        cl->outcome = LARDER_OUTCOME_PASS;
+        larder_forward_start(cl);
+        return;
+    }
+    cl->key = larder_xstrdup(key);
+    o = larder_cache_lookup(px->cache, key, match_variant, cl);
+    if (o != NULL && !authorization_allows(cl, o)) {
+        larder_object_release(o);
+        o = NULL;
+    }
+    if (o == NULL) {
+        cl->cs.kind = LARDER_CS_URI_MISS;
+        if (cl->req_cc.flags & LARDER_CC_F_ONLY_IF_CACHED) {
+            cl->cs.kind = LARDER_CS_UNAVAILABLE;
+            larder_client_send_error(cl, 504, "only-if-cached: nothing suitable is stored",
+                                     LARDER_ERR_UNAVAILABLE);
+            return;
+        }
+        if (larder_client_is_head(cl)) {
+            pass_through(cl); /* HEAD does not fill the cache */
+            return;
+        }
+        fetch_for_cache(cl, NULL);
+        return;
+    }
+    if (larder_object_state(o) == LARDER_OBJ_FILLING &&
+        larder_freshness_is_fresh(larder_object_freshness(o), now)) {
+        /* read while it is written: the response is arriving right now */
+        cl->cs.kind = LARDER_CS_HIT;
+        cl->cs.collapsed = 1;
+        cl->outcome = LARDER_OUTCOME_HIT;
+        larder_stats_coalesced(px->stats);
+        serve_object(cl, o);
+        return;
+    }
+    switch (larder_freshness_decide(larder_object_freshness(o), &cl->req_cc, now)) {
+    case LARDER_SERVE_FRESH:
+        cl->cs.kind = LARDER_CS_HIT;
+        cl->outcome = LARDER_OUTCOME_HIT;
+        serve_object(cl, o);
+        return;
+    case LARDER_SERVE_STALE:
+        cl->cs.kind = LARDER_CS_HIT_STALE;
+        cl->outcome = LARDER_OUTCOME_STALE;
+        serve_object(cl, o);
+        return;
+    case LARDER_SERVE_STALE_REVALIDATE:
+        cl->cs.kind = LARDER_CS_HIT_STALE;
+        cl->outcome = LARDER_OUTCOME_STALE;
+        revalidate_in_background(cl, o);
+        serve_object(cl, o);
+        return;
+    case LARDER_SERVE_GATEWAY_TIMEOUT:
+        larder_object_release(o);
+        cl->cs.kind = LARDER_CS_UNAVAILABLE;
+        larder_client_send_error(cl, 504, "only-if-cached: the stored response would need revalidation",
+                                 LARDER_ERR_UNAVAILABLE);
+        return;
+    case LARDER_SERVE_REVALIDATE_REQUEST:
+        cl->cs.kind = LARDER_CS_REQUEST;
+        break;
+    default:
+        cl->cs.kind = LARDER_CS_STALE;
+        break;
+    }
+    if (larder_client_is_head(cl)) {
+        larder_object_release(o);
+        pass_through(cl);
+        return;
+    }
+    fetch_for_cache(cl, o);
+    larder_object_release(o);
+}
+
+void larder_serve_on_wake(struct larder_client *cl)
+{
+    enum fill_verdict v = cl->verdict;
+
+    if (cl->state == CLIENT_SERVE) {
+        larder_serve_pump(cl);
+        return;
+    }
+    if (cl->state != CLIENT_WAIT_FILL || v == VERDICT_NONE)
+        return;
+    cl->verdict = VERDICT_NONE;
+    evtimer_del(cl->timer);
+    switch (v) {
+    case VERDICT_OBJECT: {
+        struct larder_object *o = cl->verdict_obj;
+        cl->verdict_obj = NULL;
+        if (larder_object_state(o) == LARDER_OBJ_ABORTED) {
+            larder_fill_leave(&cl->fw);
+            larder_object_release(o);
+            larder_client_send_error(cl, 502, "the origin's response was cut short",
+                                     LARDER_ERR_TRUNCATED);
+            return;
+        }
+        serve_object(cl, o);
+        return;
+    }
+    case VERDICT_PASS:
+        pass_through(cl);
+        return;
+    case VERDICT_ERROR:
+        larder_client_send_error(cl, cl->verdict_status, cl->verdict_reason, cl->error_kind);
+        return;
+    default:
+        return;
+    }
+}
+
+void larder_serve_wait_expired(struct larder_client *cl)
+{
+    if (cl->verdict != VERDICT_NONE)
+        return; /* a verdict is on its way */
+    larder_log(LARDER_LOG_INFO, "client %s: waited coalesce_timeout; going upstream alone",
+               cl->addr);
+    larder_fill_leave(&cl->fw);
+    cl->cs.collapsed = 0;
+    pass_through(cl);
+}
+
+void larder_serve_release(struct larder_client *cl)
+{
+    larder_fill_leave(&cl->fw);
+    if (cl->obj != NULL) {
+        larder_object_unwait(cl->obj, &cl->ow);
+        larder_object_release(cl->obj);
+        cl->obj = NULL;
+    }
+    if (cl->verdict_obj != NULL) {
+        larder_object_release(cl->verdict_obj);
+        cl->verdict_obj = NULL;
+    }
+    cl->verdict = VERDICT_NONE;
+}
