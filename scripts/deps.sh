@@ -5,7 +5,7 @@
 set -eu
 
 build="gcc make cmake pkg-config libevent-dev uthash-dev libcmocka-dev"
-test="$build curl clang libclang-rt-14-dev python3"
+test="$build curl clang libclang-rt-14-dev python3 chromium fonts-dejavu-core prometheus"
 
 case "${1:-build}" in
 build) want=$build ;;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "larder/cache.h"
 #include "larder/config.h"
@@ -137,11 +138,12 @@ static void gather_env(struct larder_proxy *px, struct larder_stats_env *env)
     }
 }
 
-static void page_stats(struct larder_proxy *px, const char *query, size_t qlen,
-                       struct larder_admin_response *resp)
+static void page_stats(struct larder_proxy *px, const struct larder_admin_request *req,
+                       const char *query, size_t qlen, struct larder_admin_response *resp)
 {
     struct larder_stats_env env;
 
+    (void)req;
     (void)query;
     (void)qlen;
     gather_env(px, &env);
@@ -149,11 +151,12 @@ static void page_stats(struct larder_proxy *px, const char *query, size_t qlen,
     resp->content_type = json_type;
 }
 
-static void page_metrics(struct larder_proxy *px, const char *query, size_t qlen,
-                         struct larder_admin_response *resp)
+static void page_metrics(struct larder_proxy *px, const struct larder_admin_request *req,
+                         const char *query, size_t qlen, struct larder_admin_response *resp)
 {
     struct larder_stats_env env;
 
+    (void)req;
     (void)query;
     (void)qlen;
     gather_env(px, &env);
@@ -163,10 +166,11 @@ static void page_metrics(struct larder_proxy *px, const char *query, size_t qlen
 
 /* ---- the dashboard ----------------------------------------------------------- */
 
-static void page_dashboard(struct larder_proxy *px, const char *query, size_t qlen,
-                           struct larder_admin_response *resp)
+static void page_dashboard(struct larder_proxy *px, const struct larder_admin_request *req,
+                           const char *query, size_t qlen, struct larder_admin_response *resp)
 {
     (void)px;
+    (void)req;
     (void)query;
     (void)qlen;
     /* static bytes: referenced, never copied or freed */
@@ -223,14 +227,15 @@ static int on_object(struct larder_object *o, void *arg)
     return 0;
 }
 
-static void page_objects(struct larder_proxy *px, const char *query, size_t qlen,
-                         struct larder_admin_response *resp)
+static void page_objects(struct larder_proxy *px, const struct larder_admin_request *req,
+                         const char *query, size_t qlen, struct larder_admin_response *resp)
 {
     struct object_walk w;
     char q[QUERY_VALUE_MAX + 1], num[32];
     const char *v;
     size_t vlen;
 
+    (void)req;
     q[0] = '\0';
     if (form_param(query, qlen, "q", &v, &vlen))
         pct_decode(v, vlen, q, sizeof(q));
@@ -284,21 +289,26 @@ static int is_space(char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-static void page_purge(struct larder_proxy *px, const char *body, size_t len,
-                       struct larder_admin_response *resp)
+static void page_purge(struct larder_proxy *px, const struct larder_admin_request *req,
+                       const char *query, size_t qlen, struct larder_admin_response *resp)
 {
     char url[LARDER_ADMIN_MAX_BODY + 1];
-    const char *v;
-    size_t vlen, n;
+    const char *body = req->body != NULL ? req->body : "", *v;
+    size_t len = req->body != NULL ? req->body_len : 0, vlen, n;
     unsigned removed;
 
+    (void)query;
+    (void)qlen;
     while (len > 0 && is_space(body[0]))
         body++, len--;
     while (len > 0 && is_space(body[len - 1]))
         len--;
     if (len > LARDER_ADMIN_MAX_BODY)
         len = LARDER_ADMIN_MAX_BODY;
-    if (form_param(body, len, "url", &v, &vlen)) {
+    /* a raw URL may hold "&url=" in its query: only a body that is not a
+     * URL is read as a form */
+    if (!(len > 7 && strncasecmp(body, "http://", 7) == 0) &&
+        form_param(body, len, "url", &v, &vlen)) {
         n = pct_decode(v, vlen, url, sizeof(url));
     } else {
         memcpy(url, body, len);
@@ -335,13 +345,16 @@ static int safe_authority(const char *s)
     return n <= 300;
 }
 
-static void page_pac(struct larder_proxy *px, const char *host, struct larder_admin_response *resp)
+static void page_pac(struct larder_proxy *px, const struct larder_admin_request *req,
+                     const char *query, size_t qlen, struct larder_admin_response *resp)
 {
     const char *proxy = NULL;
 
+    (void)query;
+    (void)qlen;
     /* the address the browser reached us at is the one it can reach again */
-    if (safe_authority(host))
-        proxy = host;
+    if (safe_authority(req->host))
+        proxy = req->host;
     else if (px->cfg != NULL && px->cfg->nlisten > 0 && safe_authority(px->cfg->listen[0].text))
         proxy = px->cfg->listen[0].text;
     else
@@ -363,22 +376,22 @@ static void page_pac(struct larder_proxy *px, const char *host, struct larder_ad
 
 /* ---- routing ---------------------------------------------------------------------- */
 
-typedef void (*page_fn)(struct larder_proxy *px, const char *query, size_t qlen,
-                        struct larder_admin_response *resp);
+typedef void (*page_fn)(struct larder_proxy *px, const struct larder_admin_request *req,
+                        const char *query, size_t qlen, struct larder_admin_response *resp);
 
 struct route {
     const char *path;
-    const char *allow;            /* methods, as in Allow */
-    page_fn get;                  /* GET and HEAD pages; NULL: see handle */
+    int post;                     /* POST only; else GET and HEAD */
+    page_fn fn;
 };
 
 static const struct route routes[] = {
-    { "/larder/", "GET, HEAD", page_dashboard },
-    { "/larder/stats.json", "GET, HEAD", page_stats },
-    { "/larder/metrics", "GET, HEAD", page_metrics },
-    { "/larder/objects", "GET, HEAD", page_objects },
-    { "/larder/proxy.pac", "GET, HEAD", NULL },
-    { "/larder/purge", "POST", NULL },
+    { "/larder/", 0, page_dashboard },
+    { "/larder/stats.json", 0, page_stats },
+    { "/larder/metrics", 0, page_metrics },
+    { "/larder/objects", 0, page_objects },
+    { "/larder/proxy.pac", 0, page_pac },
+    { "/larder/purge", 1, page_purge },
 };
 
 void larder_admin_handle(struct larder_proxy *px, const struct larder_admin_request *req,
@@ -388,6 +401,7 @@ void larder_admin_handle(struct larder_proxy *px, const struct larder_admin_requ
     size_t plen = req->path_len, qlen = 0;
     const char *q = memchr(path, '?', plen);
     int is_get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
+    int is_post = strcmp(req->method, "POST") == 0;
 
     resp->status = 200;
     resp->content_type = NULL;
@@ -405,21 +419,16 @@ void larder_admin_handle(struct larder_proxy *px, const struct larder_admin_requ
     }
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         const struct route *r = &routes[i];
-        int purge = strcmp(r->allow, "POST") == 0;
 
         if (strlen(r->path) != plen || memcmp(r->path, path, plen) != 0)
             continue;
-        if (purge ? strcmp(req->method, "POST") != 0 : !is_get) {
+        if (r->post ? !is_post : !is_get) {
             set_text(resp, 405, "method not allowed\n");
-            snprintf(resp->fields, sizeof(resp->fields), "Allow: %s\r\n", r->allow);
+            snprintf(resp->fields, sizeof(resp->fields), "Allow: %s\r\n",
+                     r->post ? "POST" : "GET, HEAD");
             return;
         }
-        if (purge)
-            page_purge(px, req->body != NULL ? req->body : "", req->body_len, resp);
-        else if (r->get == NULL)
-            page_pac(px, req->host, resp);
-        else
-            r->get(px, query, qlen, resp);
+        r->fn(px, req, query, qlen, resp);
         return;
     }
     set_text(resp, 404, "not found: larder's pages are under /larder/\n");

@@ -61,7 +61,10 @@ static void fill_free(struct larder_fill *f)
     }
     if (f->owner != NULL)
         f->owner->fill = NULL;
-    larder_fetch_abort(f->fetch);
+    if (f->fetch != NULL) {
+        larder_stats_origin_bytes(f->px->stats, larder_fetch_bytes_in(f->fetch));
+        larder_fetch_abort(f->fetch);
+    }
     larder_object_release(f->stale);
     larder_object_release(f->obj);
     larder_http_msg_free(f->req);
@@ -457,6 +460,7 @@ static void on_fill_end(void *arg, const struct larder_failure *fail)
 {
     struct larder_fill *f = arg;
 
+    larder_stats_origin_bytes(f->px->stats, larder_fetch_bytes_in(f->fetch));
     f->fetch = NULL; /* it frees itself after this */
     if (fail == NULL) {
         if (f->obj != NULL)

@@ -392,8 +392,9 @@ void larder_serve_request(struct larder_client *cl)
         return;
     }
     if (larder_object_state(o) == LARDER_OBJ_FILLING &&
-        larder_freshness_is_fresh(larder_object_freshness(o), now)) {
-        /* read while it is written: the response is arriving right now */
+        !(cl->req_cc.flags & LARDER_CC_F_NO_CACHE)) {
+        /* read while it is written: the response is arriving right now, as
+         * current as a new fetch would be (collapsed forwarding) */
         cl->cs.kind = LARDER_CS_HIT;
         cl->cs.collapsed = 1;
         cl->outcome = LARDER_OUTCOME_HIT;

@@ -610,3 +610,8 @@ void larder_stats_render_metrics(const struct larder_stats *s,
                "Bytes sent to clients for the busiest origin hosts (space-saving estimate).",
                out);
 }
+
+void larder_stats_origin_bytes(struct larder_stats *s, uint64_t n)
+{
+    s->c.bytes_from_origins += n;
+}

@@ -92,7 +92,7 @@ struct larder_http_head {
     enum larder_target_form form;
 
     /* status line (responses only) */
-    int status;               /* 100..999 */
+    int status;               /* 100..599 */
     const char *reason;
     size_t reason_len;
 

@@ -470,14 +470,17 @@ static void discard(struct h_proc *p)
     proc_free(p, getenv("LARDER_TEST_KEEP") != NULL);
 }
 
-/* Starts a fixture and waits for its "PORT n" line. */
-static struct h_proc *fixture_start(const char *name)
+/* Starts a fixture on <port> (0: ephemeral) and waits for its "PORT n"
+ * line. */
+static struct h_proc *fixture_start_port(const char *name, int port)
 {
     struct h_proc *p = proc_new();
     char *path = fixture_path(name);
-    char *argv[] = { path, "--port", "0", NULL };
+    char portarg[16];
+    char *argv[] = { path, "--port", portarg, NULL };
     uint64_t deadline = h_now_ms() + H_TIMEOUT_MS;
 
+    snprintf(portarg, sizeof portarg, "%d", port);
     if (!p || spawn(p, argv, NULL) < 0) {
         free(path);
         if (p)
@@ -508,12 +511,17 @@ static struct h_proc *fixture_start(const char *name)
 
 struct h_proc *h_origin_start(void)
 {
-    return fixture_start("fixture_origin");
+    return fixture_start_port("fixture_origin", 0);
+}
+
+struct h_proc *h_origin_start_port(int port)
+{
+    return fixture_start_port("fixture_origin", port);
 }
 
 struct h_proc *h_echo_start(void)
 {
-    return fixture_start("fixture_echo");
+    return fixture_start_port("fixture_echo", 0);
 }
 
 long h_echo_connections(const struct h_proc *echo)
@@ -1604,4 +1612,84 @@ int h_origin_reset(int port)
 
     h_response_free(r);
     return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Raw message heads                                                   */
+
+/* Steps from <p> to the next field line of a head: sets <line> and its
+ * length, returns <line>, or NULL after the last field. */
+static const char *next_field(const char *p, const char **line, size_t *len)
+{
+    const char *eol;
+
+    p = strstr(p, "\r\n");              /* end of the start line or field */
+    if (!p || p[2] == '\r' || p[2] == '\0')
+        return NULL;
+    *line = p + 2;
+    eol = strstr(*line, "\r\n");
+    *len = eol ? (size_t)(eol - *line) : strlen(*line);
+    return *line;
+}
+
+static int field_named(const char *line, size_t len, const char *name)
+{
+    size_t n = strlen(name);
+
+    return len > n && strncasecmp(line, name, n) == 0 && line[n] == ':';
+}
+
+char *h_head_field(const char *head, const char *name)
+{
+    const char *p = head, *line;
+    size_t len;
+
+    while ((p = next_field(p, &line, &len)) != NULL) {
+        if (field_named(line, len, name)) {
+            const char *v = line + strlen(name) + 1, *e = line + len;
+
+            while (v < e && (*v == ' ' || *v == '\t'))
+                v++;
+            while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
+                e--;
+            return strndup(v, (size_t)(e - v));
+        }
+    }
+    return NULL;
+}
+
+size_t h_head_field_count(const char *head, const char *name)
+{
+    const char *p = head, *line;
+    size_t len, n = 0;
+
+    while ((p = next_field(p, &line, &len)) != NULL)
+        if (field_named(line, len, name))
+            n++;
+    return n;
+}
+
+char *h_log_entry(const char *log, size_t i)
+{
+    static const char sep[] = "----\n";
+    const char *p = log, *end;
+
+    for (;;) {
+        end = strstr(p, sep);
+        if (!end)
+            return NULL;
+        if (i-- == 0)
+            return strndup(p, (size_t)(end - p));
+        p = end + sizeof sep - 1;
+    }
+}
+
+size_t h_log_count(const char *log)
+{
+    size_t n = 0;
+    const char *p;
+
+    for (p = strstr(log, "----\n"); p; p = strstr(p + 5, "----\n"))
+        n++;
+    return n;
 }

@@ -54,6 +54,11 @@ struct h_proc {
 struct h_proc *h_origin_start(void);
 struct h_proc *h_echo_start(void);
 
+/* Like h_origin_start(), but on <port> (e.g. 80, to test default-port
+ * handling). NULL when fixture_origin cannot listen there (port taken, no
+ * permission); the caller may skip. */
+struct h_proc *h_origin_start_port(int port);
+
 /* Starts "$LARDER_BIN --config <dir>/larder.conf". The file holds
  * "listen 127.0.0.1:<free port>", "access_log <dir>/access.log", then
  * <extra_config_lines> ("name value" lines, NULL for none; later lines
@@ -265,5 +270,22 @@ void h_sleep_ms(int ms);
 
 /* The last failure's message, for assertions' output. Borrowed. */
 const char *h_error(void);
+
+/* ------------------------------------------------------------------ */
+/* Raw message heads (as kept by fixture_origin's /__log)              */
+
+/* Value of the first field line <name> (case-insensitive) in the raw head
+ * <head> (start line first, CRLF lines), trimmed; malloc'd, or NULL if
+ * absent. */
+char *h_head_field(const char *head, const char *name);
+
+/* How many field lines of <head> are named <name>. */
+size_t h_head_field_count(const char *head, const char *name);
+
+/* The <i>th (from 0) request head in an /__log text, malloc'd, or NULL. */
+char *h_log_entry(const char *log, size_t i);
+
+/* How many request heads an /__log text holds. */
+size_t h_log_count(const char *log);
 
 #endif /* LARDER_TEST_HARNESS_H */
