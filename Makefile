@@ -6,7 +6,7 @@ FUZZ    := build/fuzz
 FUZZ_SECONDS ?= 60
 ARGS ?=
 
-.PHONY: all run test build fuzz fuzz-build clean deps
+.PHONY: all run test build fuzz fuzz-build clean deps memcheck soak bench
 
 all: build
 
@@ -25,11 +25,23 @@ test:
 	@cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DLARDER_SANITIZE=ON >/dev/null
 	@cmake --build $(ASAN) -j $(JOBS)
 	@cd $(ASAN) && ctest --output-on-failure -j $(JOBS) --timeout 900
-	@scripts/fuzz.sh $(FUZZ) 30
+	@scripts/fuzz.sh $(FUZZ) 20
 
 fuzz:
 	@scripts/deps.sh test
 	@scripts/fuzz.sh $(FUZZ) $(FUZZ_SECONDS)
+
+# Benchmark against Squid, nginx, Varnish (docs/performance.md); not a test.
+bench:
+	@bench/run.sh
+
+memcheck:
+	@scripts/deps.sh test
+	@scripts/memcheck.sh build/memcheck
+
+soak:
+	@scripts/deps.sh test
+	@scripts/soak.sh build/soak
 
 clean:
 	rm -rf build

@@ -217,8 +217,13 @@ void larder_client_finish_response(struct larder_client *cl)
     }
     reset_request(cl);
     larder_client_set_state(cl, CLIENT_READ_HEAD);
+    if (cl->peer_eof && evbuffer_get_length(bufferevent_get_input(cl->bev)) == 0) {
+        close_after_flush(cl); /* nothing more will come */
+        return;
+    }
     larder_client_set_timeouts(cl, cl->px->cfg->keepalive_timeout);
-    bufferevent_enable(cl->bev, EV_READ);
+    if (!cl->peer_eof)
+        bufferevent_enable(cl->bev, EV_READ);
     /* a pipelined request may be waiting: take it from the loop */
     if (evbuffer_get_length(bufferevent_get_input(cl->bev)) > 0)
         bufferevent_trigger(cl->bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
@@ -557,14 +562,14 @@ static void handle_request(struct larder_client *cl)
     default:
         break;
     }
+    if (!(h->target_len > 5 && strncasecmp(h->target, "http:", 5) == 0)) {
+        larder_client_send_error(cl, 501, "only http:// URLs are fetched; https:// goes through CONNECT",
+                                 LARDER_ERR_BAD_REQUEST);
+        return;
+    }
     reason = larder_url_parse_absolute(h->target, h->target_len, &cl->url);
     if (reason != NULL) {
         larder_client_send_error(cl, 400, reason, LARDER_ERR_BAD_REQUEST);
-        return;
-    }
-    if (!larder_url_scheme_is(&cl->url, "http")) {
-        larder_client_send_error(cl, 501, "only http:// URLs are fetched; https:// goes through CONNECT",
-                                 LARDER_ERR_BAD_REQUEST);
         return;
     }
     if (targets_self(cl)) {
@@ -613,6 +618,8 @@ static void read_heads(struct larder_client *cl)
         evbuffer_ptr_set(in, &ptr, cl->scanned, EVBUFFER_PTR_SET);
         if (evbuffer_search(in, "\n", 1, &ptr).pos < 0) {
             cl->scanned = len;
+            if (cl->peer_eof)
+                close_after_flush(cl);
             return;
         }
     }
@@ -622,6 +629,8 @@ static void read_heads(struct larder_client *cl)
     n = larder_http_parse_request(p, take, &cfg->limits, &h);
     if (n == LARDER_PARSE_INCOMPLETE) {
         cl->scanned = len;
+        if (cl->peer_eof)
+            close_after_flush(cl); /* the rest of this head will never come */
         return;
     }
     evtimer_del(cl->timer);
@@ -709,17 +718,34 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     }
     if (what & BEV_EVENT_EOF) {
         cl->peer_eof = 1;
-        /* a client that half-closes after its request still gets the answer */
-        if ((cl->state == CLIENT_FORWARD || cl->state == CLIENT_WAIT_FILL ||
-             cl->state == CLIENT_SERVE) && cl->body_done) {
-            cl->keepalive = 0;
+        switch (cl->state) {
+        case CLIENT_FORWARD:
+        case CLIENT_WAIT_FILL:
+        case CLIENT_SERVE:
+            /* a client that half-closes after its requests still gets the
+             * answers (RFC 9112 9.6); finish_response decides what's next */
+            if (cl->body_done)
+                return;
+            break;
+        case CLIENT_TUNNEL:
             return;
+        case CLIENT_READ_HEAD:
+            /* answer what is complete in the input, then close */
+            if (evbuffer_get_length(bufferevent_get_input(cl->bev)) > 0) {
+                read_heads(cl);
+                if (cl->state == CLIENT_READ_HEAD && !cl->free_pending)
+                    close_after_flush(cl);
+                return;
+            }
+            close_after_flush(cl);
+            return;
+        case CLIENT_CLOSING:
+            if (!cl->shut && evbuffer_get_length(bufferevent_get_output(cl->bev)) > 0)
+                return; /* on_write frees once the answer is out */
+            break;
+        default:
+            break;
         }
-        if (cl->state == CLIENT_CLOSING && !cl->shut &&
-            evbuffer_get_length(bufferevent_get_output(cl->bev)) > 0)
-            return; /* on_write frees once the answer is out */
-        if (cl->state == CLIENT_TUNNEL)
-            return;
         client_free(cl);
         return;
     }

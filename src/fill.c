@@ -262,8 +262,19 @@ static void on_fill_head(void *arg, struct larder_http_msg *resp);
 static void on_fill_body(void *arg, struct evbuffer *data);
 static void on_fill_end(void *arg, const struct larder_failure *fail);
 
+/* 1xx go to the first client only: the request was its own. */
+static void on_fill_interim(void *arg, struct larder_http_head *h)
+{
+    struct larder_fill *f = arg;
+    struct larder_fill_waiter *w;
+
+    DL_FOREACH(f->waiters, w)
+        if (w->owner && w->ops->on_interim != NULL)
+            w->ops->on_interim(w->arg, h);
+}
+
 static const struct larder_fetch_ops fill_fetch_ops = {
-    .on_interim = NULL,
+    .on_interim = on_fill_interim,
     .on_head = on_fill_head,
     .on_body = on_fill_body,
     .on_end = on_fill_end,

@@ -71,7 +71,7 @@ static void invalidate_after(struct larder_client *cl, const struct larder_http_
 
 /* ---- the origin's side ----------------------------------------------------------- */
 
-static void on_fetch_interim(void *arg, struct larder_http_head *h)
+void larder_forward_interim(void *arg, struct larder_http_head *h)
 {
     struct larder_client *cl = arg;
     struct evbuffer *out = bufferevent_get_output(cl->bev);
@@ -191,7 +191,7 @@ static void on_fetch_drain(void *arg)
 }
 
 const struct larder_fetch_ops larder_forward_ops = {
-    .on_interim = on_fetch_interim,
+    .on_interim = larder_forward_interim,
     .on_head = on_fetch_head,
     .on_body = on_fetch_body,
     .on_end = on_fetch_end,

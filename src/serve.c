@@ -279,6 +279,7 @@ static void on_fill_overflow(void *arg, struct larder_fetch *f, struct evbuffer 
 }
 
 static const struct larder_fill_ops fill_ops = {
+    .on_interim = larder_forward_interim,
     .on_object = on_fill_object,
     .on_takeover = on_fill_takeover,
     .on_pass = on_fill_pass,

@@ -139,6 +139,8 @@ void larder_client_wake(struct larder_client *cl);
 extern const struct larder_fetch_ops larder_forward_ops;
 /* Passes the current request through to the origin. */
 void larder_forward_start(struct larder_client *cl);
+/* Passes a 100 or 103 on to an HTTP/1.1 client (a fetch or fill callback). */
+void larder_forward_interim(void *arg, struct larder_http_head *h);
 /* Moves request body bytes toward the origin. */
 void larder_forward_pump_body(struct larder_client *cl);
 /* Takes over a shared fetch whose response may not be stored. */

@@ -26,6 +26,12 @@
 
 #include "harness.h"
 
+/* <s> begins with string literal <lit> */
+#define STARTS_WITH(s, lit) (strncmp((s), (lit), sizeof(lit) - 1) == 0)
+
+/* <ms> stretched for a slow larder (LARDER_TEST_SLOW, see harness.h) */
+#define SLOW(ms) ((uint64_t)(ms) * (uint64_t)h_slow())
+
 #define VIA_NAME "larder-test"
 #define VIA "1.1 " VIA_NAME
 #define BASE_CONF "via_name " VIA_NAME "\n"
@@ -278,12 +284,13 @@ static void test_origin_form_and_host_from_uri(void **state)
 {
     struct h_response *r;
     char *raw, *head, *host, *start;
-    const char *fields[4];
+    const char *fields[5];
 
     (void)state;
     /* a client Host that disagrees with the URI is replaced */
     raw = h_fmt("GET http://127.0.0.1:%d/of/a?x=1&cc=no-store HTTP/1.1\r\n"
-                "Host: wrong.example:81\r\nUser-Agent: t/1\r\n\r\n", OP);
+                "Host: wrong.example:81\r\nUser-Agent: t/1\r\nX-Latin: caf\xe9 \"q\"\r\n\r\n",
+                OP);
     r = ask(raw);
     assert_int_equal(r->status, 200);
     assert_string_equal(r->body, "origin /of/a version 0\n");
@@ -291,8 +298,9 @@ static void test_origin_form_and_host_from_uri(void **state)
     host = h_fmt("Host: 127.0.0.1:%d", OP);
     fields[0] = host;
     fields[1] = "User-Agent: t/1";
-    fields[2] = "Via: " VIA;
-    fields[3] = NULL;
+    fields[2] = "X-Latin: caf\xe9 \"q\"";  /* obs-text passes as is */
+    fields[3] = "Via: " VIA;
+    fields[4] = NULL;
     assert_head_is(head, "GET /of/a?x=1&cc=no-store HTTP/1.1", fields);
     free(head);
     free(raw);
@@ -304,7 +312,15 @@ static void test_origin_form_and_host_from_uri(void **state)
     r = ask(raw);
     assert_int_equal(r->status, 200);
     head = only_head("/");
-    assert_true(strncmp(head, "POST / HTTP/1.1\r\n", 17) == 0);
+    assert_true(STARTS_WITH(head, "POST / HTTP/1.1\r\n"));
+    {
+        /* an empty body is still announced: the origin must not wait */
+        char *cl = h_head_field(head, "Content-Length");
+
+        assert_non_null(cl);
+        assert_string_equal(cl, "0");
+        free(cl);
+    }
     free(head);
     free(raw);
     h_response_free(r);
@@ -316,7 +332,7 @@ static void test_origin_form_and_host_from_uri(void **state)
     r = ask(raw);
     assert_int_equal(r->status, 200);
     head = only_head("/");
-    assert_true(strncmp(head, "GET /?cc=no-store HTTP/1.1\r\n", 28) == 0);
+    assert_true(STARTS_WITH(head, "GET /?cc=no-store HTTP/1.1\r\n"));
     free(head);
     free(raw);
     h_response_free(r);
@@ -335,8 +351,27 @@ static void test_origin_form_and_host_from_uri(void **state)
         assert_string_equal(v, start);
         free(v);
     }
-    assert_true(strncmp(head, "POST /of/b HTTP/1.1\r\n", 21) == 0);
+    assert_true(STARTS_WITH(head, "POST /of/b HTTP/1.1\r\n"));
     free(start);
+    free(head);
+    free(raw);
+    h_response_free(r);
+
+    /* the scheme and host are case-insensitive; the path and query go on
+     * byte for byte, percent-encoding and all */
+    raw = h_fmt("POST HTTP://127.0.0.1:%d/of/a%%20b;p=1/%%7E/%%2f?q=%%2F%%3F&r=a+b&& HTTP/1.1\r\n"
+                "Host: 127.0.0.1:%d\r\nContent-Length: 0\r\n\r\n", OP, OP);
+    r = ask(raw);
+    assert_int_equal(r->status, 200);
+    head = only_head("/of/a%20b;p=1/%7E/%2f");
+    assert_true(STARTS_WITH(head, "POST /of/a%20b;p=1/%7E/%2f?q=%2F%3F&r=a+b&& HTTP/1.1\r\n"));
+    assert_int_equal(h_head_field_count(head, "Host"), 1);
+    {
+        char *v = h_head_field(head, "Host");
+
+        assert_string_equal(v, host + 6);
+        free(v);
+    }
     free(head);
     free(raw);
     h_response_free(r);
@@ -1190,6 +1225,213 @@ static void test_keepalive_http10_only_when_asked(void **state)
     h_conn_close(c);
 }
 
+static void test_get_with_body_forwarded(void **state)
+{
+    char *raw = req_body("GET", "/gwb?cc=max-age%3D60", NULL, "query-in-body");
+    struct h_response *r;
+    char *want, *got;
+    size_t blen = 0;
+
+    (void)state;
+    /* not the cache's business: passed on with its body, twice */
+    for (int i = 0; i < 2; i++) {
+        r = ask(raw);
+        assert_int_equal(r->status, 200);
+        want = h_fmt("received 13 sum %u\n", h_sum("query-in-body", 13));
+        assert_string_equal(r->body, want);
+        free(want);
+        h_response_free(r);
+    }
+    assert_int_equal(origin_count("/gwb"), 2);
+    got = h_origin_body(OP, "/gwb", &blen);
+    assert_int_equal(blen, 13);
+    assert_memory_equal(got, "query-in-body", 13);
+    free(got);
+    free(raw);
+}
+
+static void test_client_body_timeout_408(void **state)
+{
+    struct h_proc *l = own_larder("client_body_timeout 700ms\n");
+    struct h_conn *c = conn_to(l->port);
+    char *head = h_req("POST", OP, "/cbt", "Content-Length: 10\r\n");
+    struct h_response *r;
+    uint64_t t0;
+
+    (void)state;
+    assert_int_equal(h_conn_send_str(c, head), 0);
+    assert_int_equal(h_conn_send_str(c, "abc"), 0);   /* then nothing */
+    t0 = h_now_ms();
+    r = h_conn_read_response(c, "POST", H_TIMEOUT_MS);
+    if (!r)
+        fail_msg("no answer to a stalled request body: %s", h_error());
+    assert_error_page(r, 408, NULL);
+    assert_true(h_now_ms() - t0 >= 500 && h_now_ms() - t0 < SLOW(5000));
+    assert_closes(c);
+    /* the origin never got a complete body */
+    {
+        size_t blen = 1;
+        char *got = h_origin_body(OP, "/cbt", &blen);
+
+        assert_true(got == NULL || blen == 0);
+        free(got);
+    }
+    h_response_free(r);
+    free(head);
+    h_conn_close(c);
+    stop_larder(l);
+}
+
+static void test_upstream_head_limits_502(void **state)
+{
+    struct h_proc *l = own_larder("max_request_line 2k\nmax_header_block 4k\n"
+                                  "max_header_fields 20\n");
+    char *big = calloc(1, 5001), *many = strdup(""), *script;
+    const char *paths[] = { "/uh-big", "/uh-many", "/uh-101", NULL };
+
+    (void)state;
+    memset(big, 'b', 5000);
+    script = h_fmt("cc=no-store&h=X-Big:%s", big);
+    assert_int_equal(h_origin_script(OP, "/uh-big", script), 0);
+    free(script);
+    for (int i = 0; i < 25; i++) {
+        char *next = h_fmt("%s&h=X-F%d:%d", many, i, i);
+
+        free(many);
+        many = next;
+    }
+    script = h_fmt("cc=no-store%s", many);
+    assert_int_equal(h_origin_script(OP, "/uh-many", script), 0);
+    free(script);
+    {
+        char *enc = h_pct_encode("HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n"
+                                 "Connection: upgrade\r\n\r\n");
+
+        script = h_fmt("close=1&raw=%s", enc);
+        assert_int_equal(h_origin_script(OP, "/uh-101", script), 0);
+        free(script);
+        free(enc);
+    }
+    for (const char **p = paths; *p; p++) {
+        char *raw = h_req("GET", OP, *p, NULL);
+        struct h_response *r = ask_port(l->port, raw);
+
+        if (r->status != 502)
+            fail_msg("GET %s: status %d, expected 502", *p, r->status);
+        assert_error_page(r, 502, NULL);
+        assert_int_equal(origin_count(*p), 1);
+        h_response_free(r);
+        free(raw);
+    }
+    free(many);
+    free(big);
+    stop_larder(l);
+}
+
+static void test_half_close_after_request(void **state)
+{
+    (void)state;
+    /* the client says it is done sending: it still gets its answer. The
+     * answer races the FIN inside larder, so try many times */
+    for (int i = 0; i < 100; i++) {
+        struct h_conn *c = conn_to(LP);
+        char *path = h_fmt("/hc/%d", i);
+        char *target = h_fmt("%s%s", path, i % 2 ? "" : "?cc=no-store");
+        char *raw = i % 2 ? req_body("POST", target, NULL, "hello")
+                          : h_req("GET", OP, target, NULL);
+        struct h_response *r;
+
+        assert_int_equal(h_conn_send_str(c, raw), 0);
+        assert_int_equal(h_conn_shutdown_write(c), 0);
+        r = h_conn_read_response(c, i % 2 ? "POST" : "GET", H_TIMEOUT_MS);
+        if (!r || !r->complete)
+            fail_msg("attempt %d, %s %s then FIN: %s (the origin got the request %ld "
+                     "times)", i, i % 2 ? "POST" : "GET", path,
+                     r ? "incomplete response" : h_error(), origin_count(path));
+        assert_int_equal(r->status, 200);
+        if (i % 2)
+            assert_string_equal(r->body, "received 5 sum 532\n");
+        assert_closes(c);
+        h_response_free(r);
+        free(raw);
+        free(target);
+        free(path);
+        h_conn_close(c);
+    }
+}
+
+static void test_pipelined_then_half_close(void **state)
+{
+    struct h_conn *c = conn_to(LP);
+    char *a = h_req("GET", OP, "/hcp1?cc=no-store&delay_ms=200", NULL);
+    char *b = req_body("POST", "/hcp2", NULL, "x");
+    char *all = h_fmt("%s%s", a, b);
+    struct h_response *r;
+
+    (void)state;
+    /* "printf 'req1req2' | nc": both requests arrived before the FIN, so
+     * both are answered, in order (RFC 9112 9.3.2) */
+    assert_int_equal(h_conn_send_str(c, all), 0);
+    assert_int_equal(h_conn_shutdown_write(c), 0);
+    r = h_conn_read_response(c, "GET", H_TIMEOUT_MS);
+    assert_non_null(r);
+    assert_string_equal(r->body, "origin /hcp1 version 0\n");
+    h_response_free(r);
+    r = h_conn_read_response(c, "POST", H_TIMEOUT_MS);
+    if (!r)
+        fail_msg("the second pipelined request, received before the client's FIN, "
+                 "was not answered (origin saw it %ld times)", origin_count("/hcp2"));
+    assert_string_equal(r->body, "received 1 sum 120\n");
+    h_response_free(r);
+    free(all);
+    free(b);
+    free(a);
+    h_conn_close(c);
+}
+
+static void test_many_concurrent_clients(void **state)
+{
+    enum { CLIENTS = 40, EACH = 4 };
+    struct h_conn *cs[CLIENTS];
+    long reqs = -1;
+
+    (void)state;
+    /* every client pipelines its requests at once; all are in flight together */
+    for (int i = 0; i < CLIENTS; i++) {
+        char *all = strdup("");
+
+        cs[i] = conn_to(LP);
+        for (int k = 0; k < EACH; k++) {
+            char *path = h_fmt("/cc/%d/%d?cc=no-store&delay_ms=%d&len=%d", i, k, (i * 7 + k) % 50,
+                               1000 * (k + 1));
+            char *raw = k % 2 ? req_body("POST", path, NULL, "data")
+                              : h_req("GET", OP, path, NULL);
+            char *next = h_fmt("%s%s", all, raw);
+
+            free(all);
+            all = next;
+            free(raw);
+            free(path);
+        }
+        assert_int_equal(h_conn_send_str(cs[i], all), 0);
+        free(all);
+    }
+    for (int i = 0; i < CLIENTS; i++) {
+        for (int k = 0; k < EACH; k++) {
+            struct h_response *r = h_conn_read_response(cs[i], k % 2 ? "POST" : "GET",
+                                                         H_TIMEOUT_MS);
+
+            if (!r || r->status != 200 || !r->complete || r->body_len != 1000u * (k + 1))
+                fail_msg("client %d request %d: %s", i, k, r ? "bad response" : h_error());
+            assert_int_equal(h_pattern_mismatch(r->body, 0, r->body_len), r->body_len);
+            h_response_free(r);
+        }
+        h_conn_close(cs[i]);
+    }
+    origin_stats(NULL, &reqs);
+    assert_int_equal(reqs, CLIENTS * EACH);
+}
+
 /* ------------------------------------------------------------------ */
 /* Upstream connections                                                */
 
@@ -1236,22 +1478,34 @@ static void test_upstream_not_reused_after_close(void **state)
     struct h_proc *l = own_larder(NULL);
     long conns = -1, reqs = -1;
 
-    (void)state;
-    post_ok(l->port, "/nr1?close=1");     /* Connection: close */
-    post_ok(l->port, "/nr2");
-    {
-        /* an HTTP/1.0 response without keep-alive */
-        char *rawresp = h_pct_encode("HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok");
-        char *path = h_fmt("/nr3?raw=%s", rawresp);
+    struct h_conn *c;
+    char *rawresp = h_pct_encode("HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    char *paths[5];
 
-        post_ok(l->port, path);
-        free(path);
-        free(rawresp);
+    (void)state;
+    paths[0] = h_fmt("/nr1?close=1");     /* Connection: close */
+    paths[1] = h_fmt("/nr2");
+    paths[2] = h_fmt("/nr3?raw=%s", rawresp);   /* HTTP/1.0, no keep-alive */
+    paths[3] = h_fmt("/nr4");
+    paths[4] = NULL;
+    /* all on one client connection: the origin's close is not the client's */
+    c = conn_to(l->port);
+    for (char **p = paths; *p; p++) {
+        char *raw = req_body("POST", *p, NULL, "");
+        struct h_response *r = roundtrip(c, "POST", raw);
+
+        assert_int_equal(r->status, 200);
+        assert_true(r->complete);
+        assert_null(h_header_get(r, "Connection"));
+        h_response_free(r);
+        free(raw);
+        free(*p);
     }
-    post_ok(l->port, "/nr4");
+    h_conn_close(c);
     origin_stats(&conns, &reqs);
     assert_int_equal(reqs, 4);
     assert_int_equal(conns, 3);   /* nr1 | nr2 nr3 | nr4 */
+    free(rawresp);
     stop_larder(l);
 }
 
@@ -1389,9 +1643,9 @@ static void test_retry_only_once(void **state)
     stop_larder(l);
 }
 
-static void test_localhost_tries_each_address(void **state)
+static void test_origin_by_host_name(void **state)
 {
-    /* localhost may resolve to ::1 first; the origin listens on 127.0.0.1 */
+    /* a name, resolved by larder (the origin listens on 127.0.0.1 only) */
     char *raw = h_fmt("POST http://localhost:%d/lh HTTP/1.1\r\nHost: localhost:%d\r\n"
                       "Content-Length: 0\r\n\r\n", OP, OP);
     struct h_response *r = ask(raw);
@@ -1459,7 +1713,7 @@ static void test_upstream_timeout_504(void **state)
         uint64_t took = h_now_ms() - t0;
 
         assert_error_page(r, 504, NULL);
-        if (took < 900 || took > 3800)
+        if (took < 900 || took > SLOW(3800))
             fail_msg("%s: 504 after %llu ms, expected about 1000", *m,
                      (unsigned long long)took);
         assert_int_equal(origin_count(path), 1);
@@ -1580,7 +1834,7 @@ static void test_upstream_read_timeout_mid_body(void **state)
 
     (void)state;
     r = truncated(c, "GET", raw);
-    assert_true(h_now_ms() - t0 < 4500);
+    assert_true(h_now_ms() - t0 < SLOW(4500));
     assert_int_equal(r->body_len, 0);
     h_response_free(r);
     free(raw);
@@ -1745,6 +1999,8 @@ static void test_bad_framing_400_and_close(void **state)
         "GET http://127.0.0.1:%d/bf2 HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n folded\r\n\r\n",
         "GET http://127.0.0.1:%d/bf3 HTTP/1.1\r\nHost: x\r\nX-A : 1\r\n\r\n",
         "GET http://127.0.0.1:%d/bf4 HTTP/1.1\r\nHost: x\r\nX-A: a\x01" "b\r\n\r\n",
+        "GET http://127.0.0.1:%d/bf5 HTTP/1.1\r\nX-No-Host: 1\r\n\r\n",
+        "GET http://127.0.0.1:%d/bf6 HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
         NULL
     };
     long reqs = -1;
@@ -1769,7 +2025,7 @@ static void test_bad_framing_400_and_close(void **state)
     /* a bad chunk size is found after the head went upstream: the client
      * still gets 400 and the close, and the origin no complete body */
     {
-        char *raw = h_fmt("POST http://127.0.0.1:%d/bf5 HTTP/1.1\r\nHost: x\r\n"
+        char *raw = h_fmt("POST http://127.0.0.1:%d/bf9 HTTP/1.1\r\nHost: x\r\n"
                           "Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n", OP);
         struct h_conn *c = conn_to(LP);
         struct h_response *r = roundtrip(c, "POST", raw);
@@ -1777,7 +2033,7 @@ static void test_bad_framing_400_and_close(void **state)
         assert_error_page(r, 400, NULL);
         assert_closes(c);
         size_t blen = 1;
-        char *body = h_origin_body(OP, "/bf5", &blen);
+        char *body = h_origin_body(OP, "/bf9", &blen);
 
         assert_true(body == NULL || blen == 0);
         free(body);
@@ -1805,7 +2061,7 @@ static void test_client_head_timeout_408(void **state)
     } else {
         assert_true(c->eof || c->reset);   /* or just closed */
     }
-    if (took < 600 || took > 5000)
+    if (took < 600 || took > SLOW(5000))
         fail_msg("head timeout acted after %llu ms, expected about 700",
                  (unsigned long long)took);
     assert_int_equal(origin_count("/ht"), 0);
@@ -1835,6 +2091,12 @@ int main(void)
         cmocka_unit_test_setup(test_interim_forwarded_to_http11_only, reset_origin),
         cmocka_unit_test_setup(test_interim_103_on_get, reset_origin),
         cmocka_unit_test_setup(test_other_schemes_501, reset_origin),
+        cmocka_unit_test_setup(test_half_close_after_request, reset_origin),
+        cmocka_unit_test_setup(test_pipelined_then_half_close, reset_origin),
+        cmocka_unit_test_setup(test_many_concurrent_clients, reset_origin),
+        cmocka_unit_test_setup(test_get_with_body_forwarded, reset_origin),
+        cmocka_unit_test_setup(test_client_body_timeout_408, reset_origin),
+        cmocka_unit_test_setup(test_upstream_head_limits_502, reset_origin),
         cmocka_unit_test_setup(test_pipelined_requests_answered_in_order, reset_origin),
         cmocka_unit_test_setup(test_keepalive_http10_only_when_asked, reset_origin),
         cmocka_unit_test_setup(test_upstream_connection_reused, reset_origin),
@@ -1844,7 +2106,7 @@ int main(void)
         cmocka_unit_test_setup(test_retry_idempotent_once_on_reused_connection, reset_origin),
         cmocka_unit_test_setup(test_no_retry_for_post, reset_origin),
         cmocka_unit_test_setup(test_retry_only_once, reset_origin),
-        cmocka_unit_test_setup(test_localhost_tries_each_address, reset_origin),
+        cmocka_unit_test_setup(test_origin_by_host_name, reset_origin),
         cmocka_unit_test_setup(test_dns_failure_502, reset_origin),
         cmocka_unit_test_setup(test_connect_refused_502, reset_origin),
         cmocka_unit_test_setup(test_upstream_timeout_504, reset_origin),

@@ -25,10 +25,13 @@ sub vcl_backend_response {
     # Store max-age=0 responses that can be revalidated, and keep them past
     # their TTL so the next request sends If-None-Match/If-Modified-Since
     # (the builtin VCL would mark them hit-for-miss instead). No grace:
-    # like larder, answer only after the revalidation.
+    # like larder, answer only after the revalidation. The TTL must be
+    # above zero: Varnish never reuses a ttl=0 object, not even for a
+    # conditional fetch, so 1 ms is the closest it gets to max-age=0
+    # (requests in that millisecond after a 304 are served as hits).
     if (beresp.ttl <= 0s && (beresp.http.ETag || beresp.http.Last-Modified)
         && beresp.http.Cache-Control !~ "no-store|private") {
-        set beresp.ttl = 0s;
+        set beresp.ttl = 0.001s;
         set beresp.grace = 0s;
         set beresp.keep = 1d;
         return (deliver);

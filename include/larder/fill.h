@@ -36,6 +36,9 @@ struct larder_proxy;
  * inside another client's event handling, so it must not free other
  * clients; heavy work belongs in the client's own next loop turn. */
 struct larder_fill_ops {
+    /* A 100 or 103 interim response, for the client that asked first
+     * while it waits. May be NULL. */
+    void (*on_interim)(void *arg, struct larder_http_head *interim);
     /* Serve <o> (a new reference the client releases; possibly FILLING).
      * <how>: MISS (fetched and stored), REVALIDATED (304 merged into the
      * stale object), REFRESHED (a new response replaced it), STALE (the

@@ -116,6 +116,22 @@ void h_sleep_ms(int ms)
         ;
 }
 
+int h_slow(void)
+{
+    const char *v = getenv("LARDER_TEST_SLOW");
+    int n = v && *v ? atoi(v) : 1;
+
+    return n < 1 ? 1 : n > 100 ? 100 : n;
+}
+
+/* <ms> stretched by LARDER_TEST_SLOW, for the harness's own waits on larder. */
+static int slow_ms(int ms)
+{
+    int64_t n = (int64_t)ms * h_slow();
+
+    return n > INT_MAX ? INT_MAX : (int)n;
+}
+
 /* Milliseconds left until <deadline>, at least 0. */
 static int ms_left(uint64_t deadline)
 {
@@ -428,7 +444,7 @@ int h_proc_stop(struct h_proc *p)
         return -1;
     if (!p->_exited) {
         kill(p->pid, SIGTERM);
-        code = h_proc_wait(p, STOP_TIMEOUT_MS);
+        code = h_proc_wait(p, slow_ms(STOP_TIMEOUT_MS));
         if (code == -2) {
             kill(p->pid, SIGKILL);
             waitpid(p->pid, NULL, 0);
@@ -583,7 +599,7 @@ static struct h_proc *larder_try(const char *extra_config_lines, const char *con
                                  int *retry_out)
 {
     struct h_proc *p = proc_new();
-    uint64_t deadline = h_now_ms() + H_TIMEOUT_MS;
+    uint64_t deadline = h_now_ms() + (uint64_t)slow_ms(H_TIMEOUT_MS);
     char *bin, *conf;
     FILE *f;
 
@@ -886,7 +902,7 @@ int h_conn_send(struct h_conn *c, const void *data, size_t len)
         } else if (n < 0 && errno == EINTR) {
             continue;
         } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (wait_fd(c->fd, POLLOUT, H_TIMEOUT_MS) != 1) {
+            if (wait_fd(c->fd, POLLOUT, slow_ms(H_TIMEOUT_MS)) != 1) {
                 set_error(0, "send: no room for %d ms", H_TIMEOUT_MS);
                 return -1;
             }
@@ -999,7 +1015,7 @@ static void consume(struct h_conn *c, size_t n)
 
 char *h_conn_read_until_close(struct h_conn *c, int timeout_ms, size_t *len_out)
 {
-    uint64_t deadline = h_now_ms() + (uint64_t)timeout_ms;
+    uint64_t deadline = h_now_ms() + (uint64_t)slow_ms(timeout_ms);
     struct capture cp;
 
     memset(&cp, 0, sizeof cp);
@@ -1021,7 +1037,7 @@ char *h_conn_read_until_close(struct h_conn *c, int timeout_ms, size_t *len_out)
 
 int h_conn_read_exact(struct h_conn *c, void *buf, size_t n, int timeout_ms)
 {
-    uint64_t deadline = h_now_ms() + (uint64_t)timeout_ms;
+    uint64_t deadline = h_now_ms() + (uint64_t)slow_ms(timeout_ms);
     char *p = buf;
 
     while (n > 0) {
@@ -1327,6 +1343,7 @@ static struct h_response *read_response(struct h_conn *c, const char *method, in
 
     memset(r, 0, sizeof *r);
     r->interim_heads = xstrdup("");
+    timeout_ms = slow_ms(timeout_ms);
     if (!method)
         method = "GET";
     for (;;) {

@@ -266,6 +266,13 @@ char *h_read_file(const char *path, size_t *len_out);
 int h_wait_file_contains(const char *path, const char *needle, int timeout_ms);
 
 uint64_t h_now_ms(void);          /* monotonic clock */
+
+/* LARDER_TEST_SLOW=N (1 to 100, default 1): larder runs N times slower than
+ * usual (under valgrind, say). The harness stretches its own waits on it by
+ * N: start, stop, sends and each wait for response bytes (also the deadline
+ * of h_conn_read_until_close and h_conn_read_exact). Tests may use it to
+ * stretch their timing expectations. */
+int h_slow(void);
 void h_sleep_ms(int ms);
 
 /* The last failure's message, for assertions' output. Borrowed. */
