@@ -196,6 +196,14 @@ struct larder_object *larder_cache_lookup(struct larder_cache *c, const char *ke
     return NULL;
 }
 
+int larder_cache_has_key(const struct larder_cache *c, const char *key)
+{
+    struct key_entry *e;
+
+    HASH_FIND_STR(c->index, key, e);
+    return e != NULL;
+}
+
 static int same_variant(const struct larder_object *a, const struct larder_object *b)
 {
     if (a->variant_key == NULL || b->variant_key == NULL)

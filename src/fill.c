@@ -174,6 +174,26 @@ static int stored_field(const struct larder_http_field *f)
            !larder_http_field_is(f, "set-cookie") && !larder_http_field_is(f, "set-cookie2");
 }
 
+/* The Set-Cookie lines of <h>, serialized, or NULL: the stored copy drops
+ * them, but the client whose request this was must still get them. */
+static char *own_fields(const struct larder_http_head *h)
+{
+    struct head_builder b = { 0 };
+    char *out;
+
+    for (unsigned i = 0; i < h->nfields; i++)
+        if (larder_http_field_is(&h->fields[i], "set-cookie") ||
+            larder_http_field_is(&h->fields[i], "set-cookie2"))
+            hb_field(&b, h->fields[i].name, h->fields[i].name_len, h->fields[i].value,
+                     h->fields[i].value_len);
+    if (b.len == 0)
+        return NULL;
+    hb_put(&b, "", 1);
+    out = b.buf;
+    free(b.fields);
+    return out;
+}
+
 static void hb_status(struct head_builder *b, int status, const char *reason, size_t rlen)
 {
     char line[64];
@@ -430,6 +450,8 @@ static void on_fill_head(void *arg, struct larder_http_msg *resp)
             }
             if (f->owner != w)
                 w->fill = NULL;
+            if (w->owner)
+                w->own_fields = own_fields(h);
             w->ops->on_object(w->arg, larder_object_retain(o), how, h->status);
         }
     }

@@ -155,7 +155,21 @@ static int scan_line(struct larder_http_head *h, const char *buf, size_t len, si
                      int err, size_t *end_out, size_t *next_out)
 {
     int big = err == 400 ? 431 : err;
+    const char *lf = memchr(buf + start, '\n', len - start);
+    size_t stop = lf != NULL ? (size_t)(lf - buf) : len;
+    const char *cr = memchr(buf + start, '\r', stop - start);
 
+    /* the common case in two memchr: a clean line within every limit */
+    if (lf != NULL && stop > start && cr == lf - 1 && stop + 1 <= lim->max_head &&
+        stop - 1 - start <= max_content) {
+        *end_out = stop - 1;
+        *next_out = stop + 1;
+        return 1;
+    }
+    if (lf == NULL && len <= lim->max_head && len - start <= max_content &&
+        (cr == NULL || cr == buf + len - 1))
+        return 0;
+    /* something is off: find what comes first, byte by byte */
     for (size_t p = start; p < len; p++) {
         char c = buf[p];
 

@@ -117,6 +117,11 @@ static void serve_object(struct larder_client *cl, struct larder_object *o)
     memset(&cl->cursor, 0, sizeof(cl->cursor));
     cl->status = status;
     larder_object_send_head(o, out);
+    if (cl->fw.own_fields != NULL) {
+        evbuffer_add(out, cl->fw.own_fields, strlen(cl->fw.own_fields));
+        free(cl->fw.own_fields);
+        cl->fw.own_fields = NULL;
+    }
     evbuffer_add_printf(out, "Age: %lld\r\n", (long long)age);
     if (status == 204 || status == 304) {
         cl->framing = OUT_NONE;
@@ -297,6 +302,7 @@ static void fetch_for_cache(struct larder_client *cl, struct larder_object *stal
     int shared = larder_http_get(&cl->req->head, "authorization") == NULL;
     struct larder_fill *f = shared ? larder_fill_find(px, cl->key) : NULL;
 
+    free(cl->fw.own_fields);
     memset(&cl->fw, 0, sizeof(cl->fw));
     cl->fw.ops = &fill_ops;
     cl->fw.arg = cl;
@@ -378,7 +384,7 @@ void larder_serve_request(struct larder_client *cl)
         o = NULL;
     }
     if (o == NULL) {
-        cl->cs.kind = LARDER_CS_URI_MISS;
+        cl->cs.kind = larder_cache_has_key(px->cache, key) ? LARDER_CS_VARY_MISS : LARDER_CS_URI_MISS;
         if (cl->req_cc.flags & LARDER_CC_F_ONLY_IF_CACHED) {
             cl->cs.kind = LARDER_CS_UNAVAILABLE;
             larder_client_send_error(cl, 504, "only-if-cached: nothing suitable is stored",
@@ -493,6 +499,8 @@ void larder_serve_wait_expired(struct larder_client *cl)
 void larder_serve_release(struct larder_client *cl)
 {
     larder_fill_leave(&cl->fw);
+    free(cl->fw.own_fields);
+    cl->fw.own_fields = NULL;
     if (cl->obj != NULL) {
         larder_object_unwait(cl->obj, &cl->ow);
         larder_object_release(cl->obj);

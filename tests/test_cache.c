@@ -770,10 +770,12 @@ static void test_error_and_heuristic_storing(void **state)
         r = get("/e404l?status=404&lm=1000000000", NULL);  /* no heuristics for 404 */
         assert_int_equal(r->status, 404);
         ASSERT_NO_CS(r, "hit");
+        ASSERT_NO_CS(r, "stored");
         h_response_free(r);
-        r = get("/e500?status=500&lm=1000000000", NULL);
+        r = get("/e500?status=500&lm=1000000000&etag=%22x%22", NULL);
         assert_int_equal(r->status, 500);
         ASSERT_NO_CS(r, "hit");
+        ASSERT_NO_CS(r, "stored");
         h_response_free(r);
         r = get("/nofresh", NULL);             /* neither freshness nor validator */
         assert_body(r, "/nofresh", 0);

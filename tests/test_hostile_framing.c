@@ -20,10 +20,16 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -756,6 +762,204 @@ static void test_bodies_never_become_requests(void **state)
     free(in.data);
 }
 
+/* ------------------------------------------------------------------ */
+/* The bytes on the wire                                               */
+
+/* A listening socket this thread serves itself, one exchange at a time:
+ * the test sends a request to larder, accepts larder's connection here,
+ * reads exactly what larder sent, answers, then reads larder's answer. */
+static int cap_listen(int *port)
+{
+    struct sockaddr_in sin;
+    socklen_t len = sizeof sin;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    assert_true(fd >= 0);
+    memset(&sin, 0, sizeof sin);
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+    assert_int_equal(listen(fd, 8), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+    *port = ntohs(sin.sin_port);
+    return fd;
+}
+
+/* Appends what arrives on <fd> within <ms> (or until the peer closes) to
+ * buf; returns 0 when nothing came. */
+static size_t cap_read(int fd, char **buf, size_t *len, size_t *cap, int ms)
+{
+    struct pollfd pfd = { fd, POLLIN, 0 };
+    ssize_t n;
+
+    if (poll(&pfd, 1, ms * h_slow()) != 1)
+        return 0;
+    if (*len + 65536 + 1 > *cap) {
+        *cap = (*len + 65536 + 1) * 2;
+        *buf = realloc(*buf, *cap);
+        assert_non_null(*buf);
+    }
+    n = recv(fd, *buf + *len, 65536, 0);
+    if (n <= 0)
+        return 0;
+    *len += (size_t)n;
+    (*buf)[*len] = '\0';
+    return (size_t)n;
+}
+
+/* Decodes a chunked body that must be exactly what a careful sender
+ * writes: lines of hex digits only (no extensions, no leading zeros but
+ * for the last chunk), CRLF everywhere, "0" CRLF CRLF at the end with no
+ * trailers, nothing after. Returns the decoded length, or -1. */
+static long canonical_chunked(const char *p, size_t n, char *out)
+{
+    size_t i = 0;
+    long got = 0;
+
+    for (;;) {
+        size_t start = i, size = 0;
+
+        while (i < n && strchr("0123456789abcdefABCDEF", p[i]) && p[i])
+            i++;
+        if (i == start || i + 1 >= n || p[i] != '\r' || p[i + 1] != '\n')
+            return -1;
+        if (p[start] == '0' && i - start > 1)
+            return -1;
+        sscanf(p + start, "%zx", &size);
+        i += 2;
+        if (size == 0)
+            return i + 2 == n && p[i] == '\r' && p[i + 1] == '\n' ? got : -1;
+        if (i + size + 2 > n || p[i + size] != '\r' || p[i + size + 1] != '\n')
+            return -1;
+        memcpy(out + got, p + i, size);
+        got += (long)size;
+        i += size + 2;
+    }
+}
+
+/* Sends <tmpl> ({O} is the capture port) to larder, and checks the bytes
+ * larder sends upstream: the head exactly <want_head>, then the body
+ * <want_body> framed as the head says (Content-Length: exactly that many
+ * bytes; chunked: canonical chunks), and not one byte more. */
+static void expect_on_the_wire(const char *name, const char *tmpl, const char *want_head_tmpl,
+                               const char *want_body, size_t want_body_len)
+{
+    int cport, lfd = cap_listen(&cport), ofd;
+    int saved = OP;
+    struct raw raw, want_head;
+    struct h_conn *c;
+    struct h_response *r;
+    struct pollfd pfd;
+    char *buf = NULL, *end, *decoded;
+    size_t len = 0, cap = 0, head_len;
+    static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+
+    OP = cport;                   /* {O} names the capture socket */
+    raw = subst(tmpl);
+    want_head = subst(want_head_tmpl);
+    OP = saved;
+    c = conn_to(LP);
+    assert_int_equal(h_conn_send(c, raw.data, raw.len), 0);
+    pfd.fd = lfd;
+    pfd.events = POLLIN;
+    if (poll(&pfd, 1, H_TIMEOUT_MS * h_slow()) != 1)
+        fail_msg("[%s] larder never connected upstream", name);
+    ofd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    assert_true(ofd >= 0);
+    /* everything larder sends, until it has been quiet for a moment */
+    while (cap_read(ofd, &buf, &len, &cap, 200) > 0)
+        ;
+    assert_non_null(buf);
+    end = strstr(buf, "\r\n\r\n");
+    if (!end)
+        fail_msg("[%s] no complete head upstream: %s", name, show(buf, len));
+    head_len = (size_t)(end + 4 - buf);
+    if (head_len != want_head.len || memcmp(buf, want_head.data, head_len) != 0) {
+        char shown[1024];
+
+        snprintf(shown, sizeof shown, "%s", show(buf, head_len));
+        fail_msg("[%s] head upstream\n  %s\nexpected\n  %s", name, shown,
+                 show(want_head.data, want_head.len));
+    }
+    decoded = malloc(len + 1);
+    assert_non_null(decoded);
+    if (strstr(want_head.data, "Transfer-Encoding: chunked\r\n")) {
+        long got = canonical_chunked(buf + head_len, len - head_len, decoded);
+
+        if (got < 0 || (size_t)got != want_body_len || memcmp(decoded, want_body, want_body_len))
+            fail_msg("[%s] chunked body upstream is not a canonical encoding of the body: %s",
+                     name, show(buf + head_len, len - head_len));
+    } else if (len - head_len != want_body_len ||
+               memcmp(buf + head_len, want_body, want_body_len) != 0) {
+        fail_msg("[%s] body upstream: %s", name, show(buf + head_len, len - head_len));
+    }
+    assert_int_equal(send(ofd, reply, sizeof reply - 1, MSG_NOSIGNAL), (ssize_t)(sizeof reply - 1));
+    r = h_conn_read_response(c, NULL, H_TIMEOUT_MS);
+    assert_non_null(r);
+    assert_int_equal(r->status, 200);
+    assert_string_equal(r->body, "ok");
+    h_response_free(r);
+    h_conn_close(c);
+    close(ofd);
+    close(lfd);
+    free(decoded);
+    free(buf);
+    free(raw.data);
+    free(want_head.data);
+}
+
+static void test_normalized_bytes_on_the_wire(void **state)
+{
+    const char *inner = "GET http://127.0.0.1:1/smuggled HTTP/1.1\r\nHost: 127.0.0.1:1\r\n\r\n";
+    char *req, *head;
+
+    (void)state;
+    expect_on_the_wire("TE case",
+                       "POST http://127.0.0.1:{O}/w HTTP/1.1\r\nHost: 127.0.0.1:{O}\r\n"
+                       "Transfer-Encoding: cHuNkEd\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+                       FWD_HEAD("POST", "/w") VIA11 "Transfer-Encoding: chunked\r\n\r\n", "abc", 3);
+    expect_on_the_wire("chunk syntax",
+                       "POST http://127.0.0.1:{O}/w HTTP/1.1\r\nHost: 127.0.0.1:{O}\r\n"
+                       "Transfer-Encoding: chunked\r\n\r\n"
+                       "0003;foo=bar\r\nabc\r\nA ; x = \"y;z\"\r\n0123456789\r\n"
+                       "000\r\nX-Trailer: t\r\nContent-Length: 99\r\n\r\n",
+                       FWD_HEAD("POST", "/w") VIA11 "Transfer-Encoding: chunked\r\n\r\n",
+                       "abc0123456789", 13);
+    expect_on_the_wire("empty chunked",
+                       "POST http://127.0.0.1:{O}/w HTTP/1.1\r\nHost: 127.0.0.1:{O}\r\n"
+                       "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+                       FWD_HEAD("POST", "/w") VIA11 "Transfer-Encoding: chunked\r\n\r\n", "", 0);
+    expect_on_the_wire("CL twice",
+                       "POST http://127.0.0.1:{O}/w HTTP/1.1\r\nHost: 127.0.0.1:{O}\r\n"
+                       "Content-Length: 3, 3\r\nContent-Length: 003\r\n\r\nabc",
+                       FWD_HEAD("POST", "/w") VIA11 "Content-Length: 3\r\n\r\n", "abc", 3);
+    expect_on_the_wire("Connection: Content-Length",
+                       "POST http://127.0.0.1:{O}/w HTTP/1.1\r\nHost: 127.0.0.1:{O}\r\n"
+                       "Connection: Content-Length, Transfer-Encoding\r\nContent-Length: 3\r\n\r\n"
+                       "abc",
+                       FWD_HEAD("POST", "/w") VIA11 "Content-Length: 3\r\n\r\n", "abc", 3);
+    expect_on_the_wire("GET with a body",
+                       "GET http://127.0.0.1:{O}/w HTTP/1.1\r\nHost: 127.0.0.1:{O}\r\n"
+                       "Content-Length: 5\r\n\r\nhello",
+                       FWD_HEAD("GET", "/w") VIA11 "Content-Length: 5\r\n\r\n", "hello", 5);
+    expect_on_the_wire("GET without a body",
+                       "GET http://127.0.0.1:{O}/w?cc=no-store HTTP/1.1\r\nHost: 127.0.0.1:{O}\r\n"
+                       "\r\n",
+                       FWD_HEAD("GET", "/w?cc=no-store") VIA11 "\r\n", "", 0);
+    req = h_fmt("POST http://127.0.0.1:{O}/w HTTP/1.1\r\nHost: 127.0.0.1:{O}\r\n"
+                "Transfer-Encoding: chunked\r\n\r\n%zx\r\n%s\r\n0\r\n\r\n", strlen(inner), inner);
+    expect_on_the_wire("request in a chunked body", req,
+                       FWD_HEAD("POST", "/w") VIA11 "Transfer-Encoding: chunked\r\n\r\n",
+                       inner, strlen(inner));
+    free(req);
+    req = h_fmt("POST http://127.0.0.1:{O}/w HTTP/1.1\r\nHost: 127.0.0.1:{O}\r\n"
+                "Content-Length: %zu\r\n\r\n%s", strlen(inner), inner);
+    head = h_fmt(FWD_HEAD("POST", "/w") VIA11 "Content-Length: %zu\r\n\r\n", strlen(inner));
+    expect_on_the_wire("request in a body", req, head, inner, strlen(inner));
+    free(head);
+    free(req);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -771,6 +975,7 @@ int main(void)
         cmocka_unit_test_setup(test_connection_cannot_strip_framing, reset_origin),
         cmocka_unit_test_setup(test_other_normalizations, reset_origin),
         cmocka_unit_test_setup(test_bodies_never_become_requests, reset_origin),
+        cmocka_unit_test_setup(test_normalized_bytes_on_the_wire, reset_origin),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -88,6 +88,9 @@ typedef int (*larder_cache_match_fn)(const struct larder_object *o, void *arg);
 struct larder_object *larder_cache_lookup(struct larder_cache *c, const char *key,
                                           larder_cache_match_fn match, void *arg);
 
+/* Whether anything (any variant) is stored under <key>. */
+int larder_cache_has_key(const struct larder_cache *c, const char *key);
+
 /* Links <o> into the index (taking a reference) in place of any object with
  * the same key and variant key, then evicts least recently used objects
  * until the budget holds. Returns 0, or -1 when <o> alone exceeds the

@@ -70,6 +70,10 @@ struct larder_fill_waiter {
     struct larder_fill *fill;           /* private: attached fill */
     int owner;                          /* private: started the fill */
     int decided;                        /* private: told what to do */
+    char *own_fields;                   /* field lines for this client only (the
+                                           Set-Cookie of its own response, which
+                                           the stored copy drops); the client
+                                           frees it */
     struct larder_fill_waiter *prev, *next;
 };
 
