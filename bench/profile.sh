@@ -16,7 +16,7 @@
 # Environment: PROFILE_SECONDS [10] per run under callgrind (about 50x
 # slower than native), PROFILE_TOP [25] entries shown, PROFILE_PORT_BASE
 # [28450] (4 ports), BENCH_PROXY_CPU [0], BENCH_LOAD_CPU [1].
-set -euo pipefail
+set -eu                         # no pipefail: the reports end in `| head`
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SECS=${PROFILE_SECONDS:-10}
@@ -92,7 +92,7 @@ taskset -c "$PROXY_CPU" valgrind --tool=callgrind --instr-atstart=no \
 VG=$!
 PIDS+=("$VG")
 wait_port "$LARDER_PORT"
-cg() { callgrind_control "$@" "$VG" >/dev/null; }
+cg() { callgrind_control "$@" "$VG" >/dev/null 2>&1; }
 
 curl -s -o /dev/null -x "127.0.0.1:$LARDER_PORT" "http://127.0.0.1:$ORIGIN_PORT/hit/1k"
 load 2 /reval/ 1000 >/dev/null  # store the 1000 revalidation URLs
@@ -110,17 +110,18 @@ wait "$VG" 2>/dev/null || true
 
 summary() {                     # name wrk-result
     local f n ir
-    f=$(ls "$OUT"/callgrind.out.*"$1"* 2>/dev/null | head -1)
-    [ -n "$f" ] || f=$(grep -l "^desc: Trigger: .*$1" "$OUT"/callgrind.out* | head -1)
+    f=$(grep -l "^desc: Trigger: dump $1\$" "$OUT"/callgrind.out.* | head -1 || true)
+    [ -n "$f" ] || { echo "profile: no callgrind dump for $1" >&2; return 0; }
     n=$(requests_of "$2")
     callgrind_annotate --inclusive=yes "$f" >"$OUT/$1-inclusive.txt"
     callgrind_annotate --inclusive=no "$f" >"$OUT/$1-self.txt"
     ir=$(awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }' "$OUT/$1-self.txt")
     echo "== callgrind, $1: $n requests, $ir instructions, $((ir / (n > 0 ? n : 1))) per request"
+    # Lines without "[object]" repeat a function under its absolute path.
     echo "-- inclusive (function and all it calls), top $TOP"
-    sed -n '/^-* *$/,$p' "$OUT/$1-inclusive.txt" | grep -E '^ *[0-9,]+ \(' | head -"$TOP"
+    grep -E '^ *[0-9,]+ \(.*\[' "$OUT/$1-inclusive.txt" | head -"$TOP"
     echo "-- self (the function's own instructions), top $TOP"
-    sed -n '/^-* *$/,$p' "$OUT/$1-self.txt" | grep -E '^ *[0-9,]+ \(' | head -"$TOP"
+    grep -E '^ *[0-9,]+ \(.*\[' "$OUT/$1-self.txt" | head -"$TOP"
     echo
 }
 {
@@ -152,6 +153,9 @@ if command -v perf >/dev/null && perf record -q -e cpu-clock -o "$WORK/probe.dat
         wait "$PR" 2>/dev/null || true
         {
             echo "== perf (cpu-clock samples, kernel included), $run: $(requests_of "$R") requests in ${SECS}s at full speed"
+            echo "-- by object (kernel, libevent, libc, larder)"
+            perf report -i "$OUT/perf-$run.data" --no-children --stdio --sort dso -g none 2>/dev/null |
+                grep -E '^ +[0-9.]+%' | head -8
             echo "-- self, top $TOP"
             perf report -i "$OUT/perf-$run.data" --no-children --stdio --sort sym -g none 2>/dev/null |
                 grep -E '^ +[0-9.]+%' | head -"$TOP"

@@ -60,12 +60,13 @@ TUNNEL=$ROOT/build/bench/tunnel
 
 say() { printf '%s\n' "$*"; }
 
-# Runs a command on one core at the benchmark's niceness. It execs, so $!
-# after `pin ... &` is the command's own pid.
+# Replaces the (sub)shell with a command on one core at the benchmark's
+# niceness: use it as `pin ... &` (then $! is the command's own pid), in
+# $(...) or a pipeline, or in ( ) - never bare.
 pin() {
     local cpu=$1
     shift
-    nice -n "$NICE" taskset -c "$cpu" "$@"
+    exec nice -n "$NICE" taskset -c "$cpu" "$@"
 }
 die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
 
@@ -399,7 +400,7 @@ tunnel_check() {                # proxy
     case $p in nginx | varnish)
         NOTE["tunnel $p"]="no CONNECT support"; SKIP["tunnel $p"]=1; return 0 ;;
     esac
-    pin "$LOAD_CPU" "$TUNNEL" client "${PORT[$p]}" "$TUNNEL_PORT" 1 "$TUNNELS" >/dev/null 2>&1 ||
+    (pin "$LOAD_CPU" "$TUNNEL" client "${PORT[$p]}" "$TUNNEL_PORT" 1 "$TUNNELS") >/dev/null 2>&1 ||
         { NOTE["tunnel $p"]="CONNECT refused or failed"; SKIP["tunnel $p"]=1; }
     return 0
 }
@@ -434,6 +435,18 @@ tunnel_report() {               # proxy
     RPS[$k]=${R_RPS[$k $m]} CPU[$k]=$cpu
 }
 
+# Waits for fill.lua's DONEFILE, then ends wrk with SIGINT. wrk's handler
+# only sets a flag, and its sleeping main thread wakes only when it is the
+# thread that gets the signal, so send it until wrk is gone.
+wrk_finish() {                  # wrk-pid donefile
+    while [ ! -e "$2" ] && kill -0 "$1" 2>/dev/null; do sleep 0.2; done
+    while kill -0 "$1" 2>/dev/null; do
+        kill -INT "$1" 2>/dev/null || true
+        sleep 0.2
+    done
+    wait "$1" 2>/dev/null || true
+}
+
 larder_memory_bytes() {         # port -> cache.memory_bytes from stats.json, or nothing
     curl -s --max-time 2 "http://127.0.0.1:$1/larder/stats.json" 2>/dev/null |
         grep -o '"memory_bytes":[0-9]*' | head -1 | cut -d: -f2 || true
@@ -453,9 +466,7 @@ memory_scenario() {             # proxy
         "http://127.0.0.1:$port/" -- "127.0.0.1:$ORIGIN_PORT" /mem/ "$MEM_OBJECTS" "$done_file" \
         >"$WORK/fill-$p.out" 2>&1 &
     wp=$!
-    while [ ! -e "$done_file" ] && kill -0 "$wp" 2>/dev/null; do sleep 0.2; done
-    kill -INT "$wp" 2>/dev/null || true
-    wait "$wp" 2>/dev/null || true
+    wrk_finish "$wp" "$done_file"
     sleep 1
     r1=$(rss_kb "$pid")
     [ "$p" = nginx ] && f1=$(du -s --block-size=1 "$SHM/nginx-cache" | cut -f1)
@@ -468,9 +479,7 @@ memory_scenario() {             # proxy
         "http://127.0.0.1:$port/" -- "127.0.0.1:$ORIGIN_PORT" /mem/ "$MEM_OBJECTS" "$done_file" \
         >/dev/null 2>&1 &
     wp=$!
-    while [ ! -e "$done_file" ] && kill -0 "$wp" 2>/dev/null; do sleep 0.2; done
-    kill -INT "$wp" 2>/dev/null || true
-    wait "$wp" 2>/dev/null || true
+    wrk_finish "$wp" "$done_file"
     read -r n2 _ <<<"$(origin_since "$off" /mem/)"
     [ "$on" -ne "$MEM_OBJECTS" ] && note="origin saw $on of $MEM_OBJECTS fills"
     [ "$n2" -gt 0 ] && note="${note:+$note; }$n2 of $MEM_OBJECTS were not kept (fetched again)"
@@ -512,7 +521,7 @@ chmod 755 "$WORK"               # squid, nginx and ATS workers read it
 SHM=$(mktemp -d "$( [ -d /dev/shm ] && echo /dev/shm || echo /tmp )/larder-bench.XXXXXX")
 chmod 755 "$SHM"
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT TERM HUP
 
 mkdir -p "$ROOT/build/bench"
 RESULTS=$ROOT/build/bench/results-$(date +%Y%m%d-%H%M%S).txt
@@ -530,11 +539,11 @@ say "  $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
 say "  larder $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet 2>/dev/null || echo '+changes'), Release"
 for p in "${PROXIES[@]}"; do
     case $p in
-    larder) v="larder $("$LARDER" --version 2>&1 | head -1 | grep -o '[0-9][0-9.]*' | head -1)" ;;
-    squid) v=$(squid -v | head -1) ;;
+    larder) v="larder $("$LARDER" --version 2>&1 | grep -o '[0-9][0-9.]*' | head -1 || true)" ;;
+    squid) v=$(squid -v | head -1 || true) ;;
     nginx) v=$(nginx -v 2>&1) ;;
-    varnish) v=$(varnishd -V 2>&1 | head -1) ;;
-    trafficserver) v=$(traffic_server --version 2>/dev/null | head -1) ;;
+    varnish) v=$(varnishd -V 2>&1 | head -1 || true) ;;
+    trafficserver) v=$(traffic_server --version 2>/dev/null | head -1 || true) ;;
     esac
     say "  $p: port ${PORT[$p]}, pid ${PID[$p]}, $v"
 done
@@ -542,6 +551,7 @@ say "  proxies on core $PROXY_CPU; wrk (1 thread, $CONNS keep-alive connections)
 say "  per scenario and proxy: ${WARMUP}s warm-up, a 1s check run, then $ROUNDS timed rounds of ${RSECS}s,"
 say "  interleaved across proxies (each round starts with a different proxy)"
 say "  everything at niceness $NICE; load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+STAT0=$(grep '^cpu ' /proc/stat)
 say ""
 say "Columns: req/s of the median round; range = (max - min) / median of the rounds' req/s;"
 say "latency p50 and p99 of the median round (ms); proxy CPU (user+sys, all its processes and"
@@ -656,5 +666,11 @@ if [ -n "${MEMB[larder]:-}" ]; then
     if [ "${MEMB[larder]}" -le 1600 ]; then tag=" ok "; else tag=FAIL; fi
     say "  [$tag] memory <= 1600 B per 1 KiB object: ${MEMB[larder]} B"
 fi
+# How noisy it was: time the hypervisor took from this VM (steal), and
+# the load the rest of the machine added.
+steal=$( (echo "$STAT0"; grep '^cpu ' /proc/stat) | awk '
+    { t = 0; for (i = 2; i <= 9; i++) t += $i; tot[NR] = t; st[NR] = $9 }
+    END { d = tot[2] - tot[1]; printf "%.1f%%", (d > 0) ? (st[2] - st[1]) / d * 100 : 0 }')
 say ""
+say "bench: CPU time stolen by the hypervisor during the run: $steal; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 say "bench: output saved in ${RESULTS#$ROOT/}"

@@ -7,7 +7,7 @@
 #include <arpa/inet.h>
 #include <assert.h>
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
+#include "larder/conn.h"
 #include <event2/event.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -39,9 +39,9 @@ static const char *const state_name[CLIENT_STATE_COUNT] = {
     "READ_HEAD", "ADMIN_BODY", "FORWARD", "WAIT_FILL", "SERVE", "TUNNEL", "CLOSING"
 };
 
-static void on_read(struct bufferevent *bev, void *arg);
-static void on_write(struct bufferevent *bev, void *arg);
-static void on_event(struct bufferevent *bev, short what, void *arg);
+static void on_read(struct larder_conn *c, void *arg);
+static void on_write(struct larder_conn *c, void *arg);
+static void on_event(struct larder_conn *c, short what, void *arg);
 
 void larder_client_set_state(struct larder_client *cl, enum client_state st)
 {
@@ -60,10 +60,7 @@ static struct timeval ms_tv(uint64_t ms)
 
 void larder_client_set_timeouts(struct larder_client *cl, uint64_t read_ms)
 {
-    struct timeval rt = ms_tv(read_ms);
-    struct timeval wt = ms_tv(cl->px->cfg->upstream_read_timeout);
-
-    bufferevent_set_timeouts(cl->bev, read_ms ? &rt : NULL, &wt);
+    larder_conn_set_timeouts(cl->conn, read_ms, cl->px->cfg->upstream_read_timeout);
 }
 
 int larder_client_is_head(const struct larder_client *cl)
@@ -108,7 +105,7 @@ static void client_free(struct larder_client *cl)
     reset_request(cl);
     event_free(cl->timer);
     event_free(cl->wake);
-    bufferevent_free(cl->bev);
+    larder_conn_free(cl->conn);
     evbuffer_free(cl->scratch);
     evbuffer_free(cl->framed);
     DL_DELETE(px->clients, cl);
@@ -122,7 +119,7 @@ static void client_free(struct larder_client *cl)
 static void free_later(struct larder_client *cl)
 {
     cl->free_pending = 1;
-    bufferevent_disable(cl->bev, EV_READ | EV_WRITE);
+    larder_conn_disable_read(cl->conn);
     event_active(cl->timer, EV_TIMEOUT, 0);
 }
 
@@ -136,11 +133,12 @@ static void close_after_flush(struct larder_client *cl)
     larder_serve_release(cl);
     larder_client_set_state(cl, CLIENT_CLOSING);
     evtimer_del(cl->timer);
-    bufferevent_setwatermark(cl->bev, EV_READ, 0, 0);
-    bufferevent_enable(cl->bev, cl->peer_eof ? EV_WRITE : EV_READ | EV_WRITE);
+    larder_conn_set_read_limit(cl->conn, 0);
+    if (!cl->peer_eof)
+        larder_conn_enable_read(cl->conn);
     larder_client_set_timeouts(cl, 0);
-    if (evbuffer_get_length(bufferevent_get_output(cl->bev)) == 0)
-        on_write(cl->bev, cl);
+    if (evbuffer_get_length(larder_conn_output(cl->conn)) == 0)
+        on_write(cl->conn, cl);
 }
 
 static void reject_head(struct larder_client *cl, int status, const char *reason);
@@ -217,16 +215,16 @@ void larder_client_finish_response(struct larder_client *cl)
     }
     reset_request(cl);
     larder_client_set_state(cl, CLIENT_READ_HEAD);
-    if (cl->peer_eof && evbuffer_get_length(bufferevent_get_input(cl->bev)) == 0) {
+    if (cl->peer_eof && evbuffer_get_length(larder_conn_input(cl->conn)) == 0) {
         close_after_flush(cl); /* nothing more will come */
         return;
     }
     larder_client_set_timeouts(cl, cl->px->cfg->keepalive_timeout);
     if (!cl->peer_eof)
-        bufferevent_enable(cl->bev, EV_READ);
+        larder_conn_enable_read(cl->conn);
     /* a pipelined request may be waiting: take it from the loop */
-    if (evbuffer_get_length(bufferevent_get_input(cl->bev)) > 0)
-        bufferevent_trigger(cl->bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
+    if (evbuffer_get_length(larder_conn_input(cl->conn)) > 0)
+        larder_conn_trigger_read(cl->conn);
 }
 
 void larder_client_cut_short(struct larder_client *cl, const char *reason,
@@ -258,7 +256,7 @@ void larder_client_write_tail_fields(struct larder_client *cl, struct evbuffer *
 void larder_client_respond(struct larder_client *cl, int status, const char *fields,
                            const char *type, const char *body, size_t body_len)
 {
-    struct evbuffer *out = bufferevent_get_output(cl->bev);
+    struct evbuffer *out = larder_conn_output(cl->conn);
     size_t before = evbuffer_get_length(out);
 
     evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", status, larder_http_reason(status));
@@ -322,7 +320,7 @@ static void on_tunnel_done(void *arg, const struct larder_failure *fail,
     struct larder_client *cl = arg;
 
     cl->tunnel = NULL;
-    bufferevent_setcb(cl->bev, on_read, on_write, on_event, cl);
+    larder_conn_setcb(cl->conn, on_read, on_write, on_event, cl);
     if (fail != NULL) {
         cl->keepalive = 0;
         larder_client_send_error(cl, fail->status, fail->reason, fail->kind);
@@ -358,7 +356,7 @@ static void handle_connect(struct larder_client *cl)
     }
     larder_client_set_state(cl, CLIENT_TUNNEL);
     larder_client_set_timeouts(cl, 0);
-    cl->tunnel = larder_tunnel_start(cl->px, cl->bev, cl->host, u.port, on_tunnel_done, cl);
+    cl->tunnel = larder_tunnel_start(cl->px, cl->conn, cl->host, u.port, on_tunnel_done, cl);
 }
 
 /* ---- larder's own pages --------------------------------------------------------------- */
@@ -414,7 +412,7 @@ static void admin_body(struct larder_client *cl)
 {
     const char *path;
     size_t len;
-    int rc = larder_body_read(&cl->body, bufferevent_get_input(cl->bev), cl->scratch,
+    int rc = larder_body_read(&cl->body, larder_conn_input(cl->conn), cl->scratch,
                               LARDER_ADMIN_MAX_BODY + 1);
 
     if (rc < 0) {
@@ -597,7 +595,7 @@ static void handle_request(struct larder_client *cl)
 static void read_heads(struct larder_client *cl)
 {
     const struct larder_config *cfg = cl->px->cfg;
-    struct evbuffer *in = bufferevent_get_input(cl->bev);
+    struct evbuffer *in = larder_conn_input(cl->conn);
     size_t len = evbuffer_get_length(in), take;
     struct larder_http_head h;
     const char *p;
@@ -605,6 +603,13 @@ static void read_heads(struct larder_client *cl)
 
     if (len == 0 || cl->state != CLIENT_READ_HEAD)
         return;
+    if (evbuffer_get_length(larder_conn_output(cl->conn)) >= OUT_HIWAT) {
+        /* answers are piling up unread: take no more requests until the
+         * client reads (on_write resumes) */
+        cl->wait_drain = 1;
+        larder_conn_disable_read(cl->conn);
+        return;
+    }
     if (!cl->head_started) {
         struct timeval tv = ms_tv(cfg->client_head_timeout);
         cl->head_started = 1;
@@ -646,9 +651,9 @@ static void read_heads(struct larder_client *cl)
     handle_request(cl);
 }
 
-/* ---- bufferevent callbacks ------------------------------------------------------------ */
+/* ---- connection callbacks ------------------------------------------------------------ */
 
-static void on_read(struct bufferevent *bev, void *arg)
+static void on_read(struct larder_conn *c, void *arg)
 {
     struct larder_client *cl = arg;
 
@@ -664,26 +669,31 @@ static void on_read(struct bufferevent *bev, void *arg)
             larder_forward_pump_body(cl);
         break;
     case CLIENT_CLOSING:
-        evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)));
+        evbuffer_drain(larder_conn_input(c), evbuffer_get_length(larder_conn_input(c)));
         break;
     default:
         break; /* pipelined bytes wait for their turn */
     }
 }
 
-static void on_write(struct bufferevent *bev, void *arg)
+static void on_write(struct larder_conn *c, void *arg)
 {
     struct larder_client *cl = arg;
-    size_t left = evbuffer_get_length(bufferevent_get_output(bev));
+    size_t left = evbuffer_get_length(larder_conn_output(c));
 
+    if (cl->wait_drain && left <= OUT_LOWAT && cl->state == CLIENT_READ_HEAD) {
+        cl->wait_drain = 0;
+        if (!cl->peer_eof)
+            larder_conn_enable_read(cl->conn);
+        larder_conn_trigger_read(cl->conn);
+    }
     if (cl->state == CLIENT_FORWARD && left <= OUT_LOWAT)
         larder_forward_on_writable(cl);
     else if (cl->state == CLIENT_SERVE && left <= OUT_LOWAT)
         larder_serve_pump(cl);
     if (cl->state == CLIENT_CLOSING && left == 0 && !cl->shut && !cl->free_pending) {
         if (cl->reset) {
-            struct linger lg = { 1, 0 };
-            setsockopt(bufferevent_getfd(bev), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+            larder_conn_set_reset(c);
             free_later(cl);
             return;
         }
@@ -692,22 +702,22 @@ static void on_write(struct bufferevent *bev, void *arg)
             return;
         }
         cl->shut = 1;
-        shutdown(bufferevent_getfd(bev), SHUT_WR);
+        larder_conn_shutdown_write(c);
         larder_client_set_timeouts(cl, LINGER_MS);
     }
 }
 
-static void on_event(struct bufferevent *bev, short what, void *arg)
+static void on_event(struct larder_conn *c, short what, void *arg)
 {
     struct larder_client *cl = arg;
-    (void)bev;
+    (void)c;
 
-    if (what & BEV_EVENT_TIMEOUT) {
-        if ((what & BEV_EVENT_READING) && cl->state == CLIENT_READ_HEAD && cl->head_started) {
+    if (what & LARDER_CONN_TIMEOUT) {
+        if ((what & LARDER_CONN_READING) && cl->state == CLIENT_READ_HEAD && cl->head_started) {
             reject_head(cl, 408, "request head not received in time");
             return;
         }
-        if ((what & BEV_EVENT_READING) && !cl->resp_started && !cl->body_done &&
+        if ((what & LARDER_CONN_READING) && !cl->resp_started && !cl->body_done &&
             (cl->state == CLIENT_FORWARD || cl->state == CLIENT_ADMIN_BODY)) {
             larder_client_send_error(cl, 408, "request body not received in time",
                                      LARDER_ERR_CLIENT_TIMEOUT);
@@ -716,7 +726,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
         client_free(cl);
         return;
     }
-    if (what & BEV_EVENT_EOF) {
+    if (what & LARDER_CONN_EOF) {
         cl->peer_eof = 1;
         switch (cl->state) {
         case CLIENT_FORWARD:
@@ -731,7 +741,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
             return;
         case CLIENT_READ_HEAD:
             /* answer what is complete in the input, then close */
-            if (evbuffer_get_length(bufferevent_get_input(cl->bev)) > 0) {
+            if (evbuffer_get_length(larder_conn_input(cl->conn)) > 0) {
                 read_heads(cl);
                 if (cl->state == CLIENT_READ_HEAD && !cl->free_pending)
                     close_after_flush(cl);
@@ -740,7 +750,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
             close_after_flush(cl);
             return;
         case CLIENT_CLOSING:
-            if (!cl->shut && evbuffer_get_length(bufferevent_get_output(cl->bev)) > 0)
+            if (!cl->shut && evbuffer_get_length(larder_conn_output(cl->conn)) > 0)
                 return; /* on_write frees once the answer is out */
             break;
         default:
@@ -749,7 +759,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
         client_free(cl);
         return;
     }
-    if (what & BEV_EVENT_ERROR)
+    if (what & LARDER_CONN_ERROR)
         client_free(cl);
 }
 
@@ -769,7 +779,7 @@ static void addr_text(const struct sockaddr *sa, char *buf, size_t cap)
 static int is_idle(const struct larder_client *cl)
 {
     return cl->state == CLIENT_READ_HEAD && !cl->head_started && !cl->free_pending &&
-           evbuffer_get_length(bufferevent_get_input(cl->bev)) == 0;
+           evbuffer_get_length(larder_conn_input(cl->conn)) == 0;
 }
 
 /* Makes room under max_connections by closing a connection that sits idle
@@ -805,16 +815,10 @@ void larder_client_accept(struct larder_proxy *px, evutil_socket_t fd,
         close(fd);
         return;
     }
-    evutil_make_socket_nonblocking(fd);
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     cl = larder_xcalloc(1, sizeof(*cl));
     cl->px = px;
-    cl->bev = bufferevent_socket_new(px->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    if (cl->bev == NULL) {
-        close(fd);
-        free(cl);
-        return;
-    }
+    cl->conn = larder_conn_new(px->base, fd);
     cl->timer = evtimer_new(px->base, on_timer, cl);
     cl->wake = event_new(px->base, -1, 0, on_wake, cl);
     cl->scratch = evbuffer_new();
@@ -824,11 +828,11 @@ void larder_client_accept(struct larder_proxy *px, evutil_socket_t fd,
     cl->body_done = 1;
     cl->cs.kind = LARDER_CS_BYPASS;
     addr_text(sa, cl->addr, sizeof(cl->addr));
-    bufferevent_setcb(cl->bev, on_read, on_write, on_event, cl);
-    bufferevent_setwatermark(cl->bev, EV_READ, 0, cfg->limits.max_head + 4096);
-    bufferevent_setwatermark(cl->bev, EV_WRITE, OUT_LOWAT, 0);
+    larder_conn_setcb(cl->conn, on_read, on_write, on_event, cl);
+    larder_conn_set_read_limit(cl->conn, cfg->limits.max_head + 4096);
+    larder_conn_set_write_lowat(cl->conn, OUT_LOWAT);
     larder_client_set_timeouts(cl, cfg->client_head_timeout);
-    bufferevent_enable(cl->bev, EV_READ | EV_WRITE);
+    larder_conn_enable_read(cl->conn);
     DL_APPEND(px->clients, cl);
     px->nclients++;
     larder_stats_client_accepted(px->stats);

@@ -6,12 +6,12 @@
 
 #include <assert.h>
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <string.h>
 
 #include "larder/body.h"
 #include "larder/config.h"
+#include "larder/conn.h"
 #include "larder/failure.h"
 #include "larder/http_msg.h"
 #include "larder/http_parse.h"
@@ -62,7 +62,7 @@ static void fetch_free(struct larder_fetch *f)
     if (f->connecting != NULL)
         larder_upstream_connect_cancel(f->connecting);
     if (f->uc != NULL) {
-        bufferevent_setcb(larder_upconn_bev(f->uc), NULL, NULL, NULL, NULL);
+        larder_conn_setcb(larder_upconn_conn(f->uc), NULL, NULL, NULL, NULL);
         larder_upstream_release(f->uc, 0);
     }
     evbuffer_free(f->pending);
@@ -94,28 +94,24 @@ static int leave_cb(struct larder_fetch *f)
 static void set_timeouts(struct larder_fetch *f)
 {
     const struct larder_config *cfg = f->px->cfg;
-    struct timeval rt, wt;
     uint64_t r = f->state == F_BODY ? cfg->upstream_read_timeout
                                     : cfg->upstream_first_byte_timeout;
 
-    rt.tv_sec = (time_t)(r / 1000);
-    rt.tv_usec = (suseconds_t)(r % 1000) * 1000;
-    wt.tv_sec = (time_t)(cfg->upstream_read_timeout / 1000);
-    wt.tv_usec = (suseconds_t)(cfg->upstream_read_timeout % 1000) * 1000;
     /* while the request body is still going out, only writing is timed */
-    bufferevent_set_timeouts(larder_upconn_bev(f->uc),
-                             f->req_done || f->state == F_BODY ? &rt : NULL, &wt);
+    larder_conn_set_timeouts(larder_upconn_conn(f->uc),
+                             f->req_done || f->state == F_BODY ? r : 0,
+                             cfg->upstream_read_timeout);
 }
 
 /* Ends the exchange: settles the connection, tells the sink, frees. */
 static void finish(struct larder_fetch *f, const struct larder_failure *fail)
 {
     if (f->uc != NULL) {
-        struct bufferevent *bev = larder_upconn_bev(f->uc);
+        struct larder_conn *c = larder_upconn_conn(f->uc);
         int reusable = fail == NULL && f->resp_keepalive && f->req_done &&
                        f->body.kind != LARDER_BODY_CLOSE &&
-                       evbuffer_get_length(bufferevent_get_input(bev)) == 0;
-        bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
+                       evbuffer_get_length(larder_conn_input(c)) == 0;
+        larder_conn_setcb(c, NULL, NULL, NULL, NULL);
         larder_upstream_release(f->uc, reusable);
         f->uc = NULL;
     }
@@ -141,7 +137,7 @@ static void retry(struct larder_fetch *f)
 {
     larder_log(LARDER_LOG_DEBUG, "fetch %s:%u: reused connection failed, retrying",
                f->host, (unsigned)f->port);
-    bufferevent_setcb(larder_upconn_bev(f->uc), NULL, NULL, NULL, NULL);
+    larder_conn_setcb(larder_upconn_conn(f->uc), NULL, NULL, NULL, NULL);
     larder_upstream_release(f->uc, 0);
     f->uc = NULL;
     f->retried = 1;
@@ -248,10 +244,10 @@ static int read_body(struct larder_fetch *f, struct evbuffer *in)
     return 0;
 }
 
-static void on_read(struct bufferevent *bev, void *arg)
+static void on_read(struct larder_conn *c, void *arg)
 {
     struct larder_fetch *f = arg;
-    struct evbuffer *in = bufferevent_get_input(bev);
+    struct evbuffer *in = larder_conn_input(c);
 
     if (evbuffer_get_length(in) > 0)
         f->got_bytes = 1;
@@ -266,10 +262,10 @@ static void on_read(struct bufferevent *bev, void *arg)
         read_body(f, in);
 }
 
-static void on_write(struct bufferevent *bev, void *arg)
+static void on_write(struct larder_conn *c, void *arg)
 {
     struct larder_fetch *f = arg;
-    (void)bev;
+    (void)c;
 
     if (f->has_body && !f->req_done && f->ops->on_drain != NULL) {
         enter_cb(f);
@@ -278,13 +274,12 @@ static void on_write(struct bufferevent *bev, void *arg)
     }
 }
 
-static void on_event(struct bufferevent *bev, short what, void *arg)
+static void on_event(struct larder_conn *c, short what, void *arg)
 {
     struct larder_fetch *f = arg;
-    (void)bev;
 
-    if (what & BEV_EVENT_TIMEOUT) {
-        if (what & BEV_EVENT_WRITING)
+    if (what & LARDER_CONN_TIMEOUT) {
+        if (what & LARDER_CONN_WRITING)
             finish(f, &larder_fail_write_timeout);
         else if (f->state == F_HEAD)
             finish(f, &larder_fail_first_byte_timeout);
@@ -292,7 +287,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
             finish(f, &larder_fail_read_timeout);
         return;
     }
-    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+    if (what & (LARDER_CONN_EOF | LARDER_CONN_ERROR)) {
         if (f->state == F_HEAD) {
             if (can_retry(f)) {
                 retry(f);
@@ -303,8 +298,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
         }
         if (f->state == F_BODY) {
             /* anything still buffered was handed on by on_read already */
-            if ((what & BEV_EVENT_EOF) && larder_body_reader_eof(&f->body) == 1 &&
-                evbuffer_get_length(bufferevent_get_input(bev)) == 0)
+            if ((what & LARDER_CONN_EOF) && larder_body_reader_eof(&f->body) == 1 &&
+                evbuffer_get_length(larder_conn_input(c)) == 0)
                 finish(f, NULL);
             else
                 finish(f, &larder_fail_truncated);
@@ -314,16 +309,17 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 
 static void attach(struct larder_fetch *f, struct larder_upconn *uc)
 {
-    struct bufferevent *bev = larder_upconn_bev(uc);
+    struct larder_conn *c = larder_upconn_conn(uc);
 
     f->uc = uc;
     f->state = F_HEAD;
     f->got_bytes = 0;
-    bufferevent_setcb(bev, on_read, on_write, on_event, f);
-    bufferevent_setwatermark(bev, EV_WRITE, WRITE_LOWAT, 0);
-    bufferevent_write_buffer(bev, f->pending);
+    larder_conn_setcb(c, on_read, on_write, on_event, f);
+    larder_conn_set_write_lowat(c, WRITE_LOWAT);
+    larder_conn_set_read_limit(c, 0);
+    evbuffer_add_buffer(larder_conn_output(c), f->pending);
     set_timeouts(f);
-    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    larder_conn_enable_read(c);
 }
 
 static void on_connected(struct larder_upconn *uc, const struct larder_failure *fail,
@@ -393,7 +389,7 @@ void larder_fetch_set_sink(struct larder_fetch *f, const struct larder_fetch_ops
 void larder_fetch_write(struct larder_fetch *f, struct evbuffer *data)
 {
     if (f->uc != NULL)
-        bufferevent_write_buffer(larder_upconn_bev(f->uc), data);
+        evbuffer_add_buffer(larder_conn_output(larder_upconn_conn(f->uc)), data);
     else
         evbuffer_add_buffer(f->pending, data);
 }
@@ -409,7 +405,7 @@ size_t larder_fetch_backlog(const struct larder_fetch *f)
 {
     size_t n = evbuffer_get_length(f->pending);
     if (f->uc != NULL)
-        n += evbuffer_get_length(bufferevent_get_output(larder_upconn_bev(f->uc)));
+        n += evbuffer_get_length(larder_conn_output(larder_upconn_conn(f->uc)));
     return n;
 }
 
@@ -417,7 +413,7 @@ void larder_fetch_pause(struct larder_fetch *f)
 {
     f->paused = 1;
     if (f->uc != NULL)
-        bufferevent_disable(larder_upconn_bev(f->uc), EV_READ);
+        larder_conn_disable_read(larder_upconn_conn(f->uc));
 }
 
 void larder_fetch_resume(struct larder_fetch *f)
@@ -426,11 +422,11 @@ void larder_fetch_resume(struct larder_fetch *f)
         return;
     f->paused = 0;
     if (f->uc != NULL) {
-        struct bufferevent *bev = larder_upconn_bev(f->uc);
-        bufferevent_enable(bev, EV_READ);
+        struct larder_conn *c = larder_upconn_conn(f->uc);
+        larder_conn_enable_read(c);
         /* bytes that arrived before the pause: hand them on from the loop */
-        if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
-            bufferevent_trigger(bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
+        if (evbuffer_get_length(larder_conn_input(c)) > 0)
+            larder_conn_trigger_read(c);
     }
 }
 

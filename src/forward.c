@@ -4,7 +4,7 @@
  * Via, larder's own framing), the request body with back-pressure, and the
  * response streamed back re-framed; invalidation after unsafe methods. */
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
+#include "larder/conn.h"
 #include <event2/event.h>
 #include <stdio.h>
 #include <string.h>
@@ -74,7 +74,7 @@ static void invalidate_after(struct larder_client *cl, const struct larder_http_
 void larder_forward_interim(void *arg, struct larder_http_head *h)
 {
     struct larder_client *cl = arg;
-    struct evbuffer *out = bufferevent_get_output(cl->bev);
+    struct evbuffer *out = larder_conn_output(cl->conn);
 
     /* 1xx go to HTTP/1.1 clients only (RFC 9110 15.2) */
     if (larder_client_is_10(cl) || (h->status != 100 && h->status != 103))
@@ -90,7 +90,7 @@ static void on_fetch_head(void *arg, struct larder_http_msg *resp)
 {
     struct larder_client *cl = arg;
     struct larder_http_head *h = &resp->head;
-    struct evbuffer *out = bufferevent_get_output(cl->bev);
+    struct evbuffer *out = larder_conn_output(cl->conn);
     size_t before = evbuffer_get_length(out);
     int no_body = larder_client_is_head(cl) || h->status == 204 || h->status == 304;
 
@@ -136,7 +136,7 @@ static void on_fetch_head(void *arg, struct larder_http_msg *resp)
 static void on_fetch_body(void *arg, struct evbuffer *data)
 {
     struct larder_client *cl = arg;
-    struct evbuffer *out = bufferevent_get_output(cl->bev);
+    struct evbuffer *out = larder_conn_output(cl->conn);
     size_t before = evbuffer_get_length(out);
 
     switch (cl->framing) {
@@ -166,7 +166,7 @@ static void on_fetch_end(void *arg, const struct larder_failure *fail)
     cl->fetch = NULL;
     if (fail == NULL) {
         if (cl->framing == OUT_CHUNKED) {
-            larder_body_write_last_chunk(bufferevent_get_output(cl->bev));
+            larder_body_write_last_chunk(larder_conn_output(cl->conn));
             cl->bytes_out += 5;
         }
         larder_client_finish_response(cl);
@@ -185,7 +185,7 @@ static void on_fetch_drain(void *arg)
 
     if (cl->body_blocked) {
         cl->body_blocked = 0;
-        bufferevent_enable(cl->bev, EV_READ);
+        larder_conn_enable_read(cl->conn);
         larder_forward_pump_body(cl);
     }
 }
@@ -219,14 +219,14 @@ void larder_forward_takeover(struct larder_client *cl, struct larder_fetch *f,
 
 void larder_forward_pump_body(struct larder_client *cl)
 {
-    struct evbuffer *in = bufferevent_get_input(cl->bev);
+    struct evbuffer *in = larder_conn_input(cl->conn);
 
     while (!cl->body_done && cl->fetch != NULL) {
         int rc;
 
         if (larder_fetch_backlog(cl->fetch) >= BODY_HIWAT) {
             cl->body_blocked = 1;
-            bufferevent_disable(cl->bev, EV_READ);
+            larder_conn_disable_read(cl->conn);
             return;
         }
         rc = larder_body_read(&cl->body, in, cl->scratch, BODY_HIWAT);

@@ -4,7 +4,7 @@
  * reference (a small fresh header block, then the stored head and body
  * blocks), with 304s for the client's own conditionals. */
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
+#include "larder/conn.h"
 #include <event2/event.h>
 #include <stdio.h>
 #include <string.h>
@@ -60,7 +60,7 @@ static int authorization_allows(const struct larder_client *cl, struct larder_ob
 
 static void send_not_modified(struct larder_client *cl, struct larder_object *o, int64_t age)
 {
-    struct evbuffer *out = bufferevent_get_output(cl->bev);
+    struct evbuffer *out = larder_conn_output(cl->conn);
     size_t before = evbuffer_get_length(out);
     struct larder_http_head sh;
 
@@ -84,7 +84,7 @@ static void send_not_modified(struct larder_client *cl, struct larder_object *o,
 /* Starts the response from object <o> (the client's reference is moved in). */
 static void serve_object(struct larder_client *cl, struct larder_object *o)
 {
-    struct evbuffer *out = bufferevent_get_output(cl->bev);
+    struct evbuffer *out = larder_conn_output(cl->conn);
     size_t before = evbuffer_get_length(out);
     struct larder_freshness *fr = larder_object_freshness(o);
     int64_t now = larder_wall_s();
@@ -156,7 +156,7 @@ static void on_object_wake(void *arg)
 void larder_serve_pump(struct larder_client *cl)
 {
     struct larder_object *o = cl->obj;
-    struct evbuffer *out = bufferevent_get_output(cl->bev);
+    struct evbuffer *out = larder_conn_output(cl->conn);
     size_t before = evbuffer_get_length(out);
 
     if (o == NULL || cl->state != CLIENT_SERVE)
@@ -259,7 +259,7 @@ static void on_fill_takeover(void *arg, struct larder_fetch *f, struct larder_ht
 static void on_fill_overflow(void *arg, struct larder_fetch *f, struct evbuffer *data)
 {
     struct larder_client *cl = arg;
-    struct evbuffer *out = bufferevent_get_output(cl->bev);
+    struct evbuffer *out = larder_conn_output(cl->conn);
     size_t before = evbuffer_get_length(out);
 
     /* everything the object holds first (references, no copies), then the

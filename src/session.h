@@ -19,7 +19,7 @@
 #include "larder/stats.h"
 #include "larder/url.h"
 
-struct bufferevent;
+struct larder_conn;
 struct event;
 struct evbuffer;
 struct larder_fetch;
@@ -58,7 +58,7 @@ enum fill_verdict {
 
 struct larder_client {
     struct larder_proxy *px;
-    struct bufferevent *bev;
+    struct larder_conn *conn;
     char addr[64];
     int allowed;              /* in client_allow */
     int admin_allowed;        /* in admin_allow */
@@ -69,6 +69,7 @@ struct larder_client {
     size_t scanned;           /* input bytes known to hold no LF */
     int shut;                 /* we sent our FIN (lingering close) */
     int peer_eof;             /* the client sent its FIN */
+    int wait_drain;           /* paused: too many answers unread */
     int free_pending;         /* free from the timer callback */
     int reset;                /* end with RST: the response was cut short */
     struct larder_client *prev, *next;

@@ -4,12 +4,11 @@
 #include "larder/tunnel.h"
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "larder/config.h"
+#include "larder/conn.h"
 #include "larder/log.h"
 #include "larder/proxy.h"
 #include "larder/upstream.h"
@@ -18,9 +17,8 @@
 #define SPLICE_HIWAT (256 * 1024) /* stop reading a side above this much queued */
 
 struct side {
-    struct bufferevent *bev;
+    struct larder_conn *conn;
     int eof;                  /* it will send nothing more */
-    int shut;                 /* we have shut down writing toward it */
     uint64_t bytes;           /* bytes read from it */
 };
 
@@ -47,26 +45,21 @@ static void tunnel_end(struct larder_tunnel *t, const struct larder_failure *fai
     done(arg, fail, up, down);
 }
 
+static struct side *side_of(struct larder_tunnel *t, struct larder_conn *c)
+{
+    return c == t->c.conn ? &t->c : &t->o;
+}
+
 static struct side *other(struct larder_tunnel *t, struct side *s)
 {
     return s == &t->c ? &t->o : &t->c;
 }
 
-/* Shuts down writing toward <to> once <from> has ended and everything it
- * sent has been written; ends the tunnel when both directions are done. */
+/* The tunnel is over once both sides have ended and all they sent is out. */
 static int settle(struct larder_tunnel *t)
 {
-    struct side *sides[2] = { &t->c, &t->o };
-
-    for (int i = 0; i < 2; i++) {
-        struct side *from = sides[i], *to = other(t, from);
-        if (from->eof && !to->shut &&
-            evbuffer_get_length(bufferevent_get_output(to->bev)) == 0) {
-            shutdown(bufferevent_getfd(to->bev), SHUT_WR);
-            to->shut = 1;
-        }
-    }
-    if (t->c.shut && t->o.shut) {
+    if (t->c.eof && t->o.eof && evbuffer_get_length(larder_conn_output(t->c.conn)) == 0 &&
+        evbuffer_get_length(larder_conn_output(t->o.conn)) == 0) {
         tunnel_end(t, NULL);
         return -1;
     }
@@ -76,8 +69,8 @@ static int settle(struct larder_tunnel *t)
 static void pump(struct larder_tunnel *t, struct side *from)
 {
     struct side *to = other(t, from);
-    struct evbuffer *in = bufferevent_get_input(from->bev);
-    struct evbuffer *out = bufferevent_get_output(to->bev);
+    struct evbuffer *in = larder_conn_input(from->conn);
+    struct evbuffer *out = larder_conn_output(to->conn);
     size_t n = evbuffer_get_length(in);
 
     if (n == 0)
@@ -86,40 +79,42 @@ static void pump(struct larder_tunnel *t, struct side *from)
     t->last_activity = larder_now_ms();
     evbuffer_add_buffer(out, in);
     if (evbuffer_get_length(out) >= SPLICE_HIWAT)
-        bufferevent_disable(from->bev, EV_READ);
+        larder_conn_disable_read(from->conn);
 }
 
-static void on_read(struct bufferevent *bev, void *arg)
+static void on_read(struct larder_conn *c, void *arg)
 {
     struct larder_tunnel *t = arg;
-    pump(t, bev == t->c.bev ? &t->c : &t->o);
+    pump(t, side_of(t, c));
 }
 
-static void on_write(struct bufferevent *bev, void *arg)
+static void on_write(struct larder_conn *c, void *arg)
 {
     struct larder_tunnel *t = arg;
-    struct side *to = bev == t->c.bev ? &t->c : &t->o;
+    struct side *to = side_of(t, c);
     struct side *from = other(t, to);
 
     t->last_activity = larder_now_ms();
-    if (!from->eof && evbuffer_get_length(bufferevent_get_output(bev)) < SPLICE_HIWAT / 2)
-        bufferevent_enable(from->bev, EV_READ);
+    if (!from->eof && !larder_conn_reading(from->conn))
+        larder_conn_enable_read(from->conn);
     settle(t);
 }
 
-static void on_event(struct bufferevent *bev, short what, void *arg)
+static void on_event(struct larder_conn *c, short what, void *arg)
 {
     struct larder_tunnel *t = arg;
-    struct side *s = bev == t->c.bev ? &t->c : &t->o;
+    struct side *s = side_of(t, c);
 
-    if (what & BEV_EVENT_EOF) {
+    if (what & LARDER_CONN_EOF) {
         pump(t, s);
         s->eof = 1;
+        /* pass the half-close on once what came before it is written */
+        larder_conn_shutdown_write(other(t, s)->conn);
         settle(t);
         return;
     }
-    if (what & BEV_EVENT_ERROR) {
-        larder_log(LARDER_LOG_DEBUG, "tunnel %s:%u: %s side reset", t->host,
+    if (what & (LARDER_CONN_ERROR | LARDER_CONN_TIMEOUT)) {
+        larder_log(LARDER_LOG_DEBUG, "tunnel %s:%u: %s side failed", t->host,
                    (unsigned)t->port, s == &t->c ? "client" : "origin");
         tunnel_end(t, NULL);
     }
@@ -158,39 +153,40 @@ static void on_connected(struct larder_upconn *uc, const struct larder_failure *
         return;
     }
     t->uc = uc;
-    t->o.bev = larder_upconn_bev(uc);
+    t->o.conn = larder_upconn_conn(uc);
     t->last_activity = larder_now_ms();
-    bufferevent_write(t->c.bev, established, sizeof(established) - 1);
-    bufferevent_setcb(t->c.bev, on_read, on_write, on_event, t);
-    bufferevent_setcb(t->o.bev, on_read, on_write, on_event, t);
-    bufferevent_set_timeouts(t->c.bev, NULL, NULL);
-    bufferevent_set_timeouts(t->o.bev, NULL, NULL);
-    bufferevent_setwatermark(t->c.bev, EV_READ, 0, 0);
-    bufferevent_setwatermark(t->c.bev, EV_WRITE, SPLICE_HIWAT / 2, 0);
-    bufferevent_setwatermark(t->o.bev, EV_WRITE, SPLICE_HIWAT / 2, 0);
-    bufferevent_enable(t->c.bev, EV_READ | EV_WRITE);
-    bufferevent_enable(t->o.bev, EV_READ | EV_WRITE);
+    evbuffer_add(larder_conn_output(t->c.conn), established, sizeof(established) - 1);
+    larder_conn_setcb(t->c.conn, on_read, on_write, on_event, t);
+    larder_conn_setcb(t->o.conn, on_read, on_write, on_event, t);
+    larder_conn_set_timeouts(t->c.conn, 0, 0);
+    larder_conn_set_timeouts(t->o.conn, 0, 0);
+    larder_conn_set_read_limit(t->c.conn, 0);
+    larder_conn_set_read_limit(t->o.conn, 0);
+    larder_conn_set_write_lowat(t->c.conn, SPLICE_HIWAT / 2);
+    larder_conn_set_write_lowat(t->o.conn, SPLICE_HIWAT / 2);
+    larder_conn_enable_read(t->c.conn);
+    larder_conn_enable_read(t->o.conn);
     t->idle = evtimer_new(t->px->base, on_idle, t);
     evtimer_add(t->idle, &tv);
     /* the client may have sent its first bytes (a TLS hello) already */
     pump(t, &t->c);
 }
 
-struct larder_tunnel *larder_tunnel_start(struct larder_proxy *px, struct bufferevent *client,
+struct larder_tunnel *larder_tunnel_start(struct larder_proxy *px, struct larder_conn *client,
                                           const char *host, uint16_t port,
                                           larder_tunnel_done_cb done, void *arg)
 {
     struct larder_tunnel *t = larder_xcalloc(1, sizeof(*t));
 
     t->px = px;
-    t->c.bev = client;
+    t->c.conn = client;
     t->host = larder_xstrdup(host);
     t->port = port;
     t->done = done;
     t->arg = arg;
     /* hold the client's bytes until the origin is there */
-    bufferevent_disable(client, EV_READ);
-    bufferevent_setcb(client, NULL, NULL, NULL, NULL);
+    larder_conn_disable_read(client);
+    larder_conn_setcb(client, NULL, NULL, NULL, NULL);
     t->connecting = larder_upstream_connect(px->upstream, host, port, on_connected, t);
     return t;
 }
@@ -202,12 +198,12 @@ void larder_tunnel_free(struct larder_tunnel *t)
     if (t->connecting != NULL)
         larder_upstream_connect_cancel(t->connecting);
     if (t->uc != NULL) {
-        bufferevent_setcb(t->o.bev, NULL, NULL, NULL, NULL);
+        larder_conn_setcb(t->o.conn, NULL, NULL, NULL, NULL);
         larder_upstream_release(t->uc, 0);
     }
     if (t->idle != NULL)
         event_free(t->idle);
-    bufferevent_setcb(t->c.bev, NULL, NULL, NULL, NULL);
+    larder_conn_setcb(t->c.conn, NULL, NULL, NULL, NULL);
     free(t->host);
     free(t);
 }

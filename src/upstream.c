@@ -6,7 +6,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -16,6 +15,7 @@
 #include <utlist.h>
 
 #include "larder/config.h"
+#include "larder/conn.h"
 #include "larder/dns.h"
 #include "larder/failure.h"
 #include "larder/log.h"
@@ -25,7 +25,7 @@ struct pool;
 
 struct larder_upconn {
     struct larder_upstream *up;
-    struct bufferevent *bev;
+    struct larder_conn *conn;
     char *key;                    /* "host:port", lower-cased */
     int reused;                   /* has served a request before */
     char peer[64];
@@ -49,7 +49,7 @@ struct larder_upconnect {
     struct larder_dns_req *dreq;
     struct larder_dns_result res;
     unsigned next_addr;
-    struct bufferevent *bev;      /* the attempt in flight */
+    struct larder_conn *conn;     /* the attempt in flight */
     struct event *later;          /* runs the next step outside the caller */
     const struct larder_failure *fail; /* the failure so far */
     struct larder_upconnect *prev, *next;
@@ -110,7 +110,7 @@ struct larder_upstream *larder_upstream_new(struct event_base *base,
 
 static void upconn_free(struct larder_upconn *uc)
 {
-    bufferevent_free(uc->bev);
+    larder_conn_free(uc->conn);
     free(uc->key);
     free(uc);
 }
@@ -162,19 +162,19 @@ void larder_upstream_free(struct larder_upstream *up)
 
 /* An idle pooled connection only ever sees the origin close it (or time
  * out); any byte it sends is unsolicited and makes it unusable. */
-static void on_idle_read(struct bufferevent *bev, void *arg)
+static void on_idle_read(struct larder_conn *c, void *arg)
 {
     struct larder_upconn *uc = arg;
-    (void)bev;
+    (void)c;
     larder_log(LARDER_LOG_DEBUG, "upstream %s: unsolicited bytes on an idle connection", uc->peer);
     pool_remove(uc);
     upconn_free(uc);
 }
 
-static void on_idle_event(struct bufferevent *bev, short what, void *arg)
+static void on_idle_event(struct larder_conn *c, short what, void *arg)
 {
     struct larder_upconn *uc = arg;
-    (void)bev;
+    (void)c;
     (void)what;
     pool_remove(uc);
     upconn_free(uc);
@@ -193,9 +193,9 @@ struct larder_upconn *larder_upstream_take_idle(struct larder_upstream *up,
         return NULL;
     uc = p->idle->prev;           /* the most recently used */
     pool_remove(uc);
-    bufferevent_setcb(uc->bev, NULL, NULL, NULL, NULL);
-    bufferevent_set_timeouts(uc->bev, NULL, NULL);
-    bufferevent_disable(uc->bev, EV_READ);
+    larder_conn_setcb(uc->conn, NULL, NULL, NULL, NULL);
+    larder_conn_set_timeouts(uc->conn, 0, 0);
+    larder_conn_disable_read(uc->conn);
     up->stats.active++;
     up->stats.reused++;
     return uc;
@@ -205,12 +205,11 @@ void larder_upstream_release(struct larder_upconn *uc, int reusable)
 {
     struct larder_upstream *up = uc->up;
     struct pool *p;
-    struct timeval tv;
 
     up->stats.active--;
     if (!reusable || up->cfg->upstream_max_idle_per_host == 0 ||
-        evbuffer_get_length(bufferevent_get_input(uc->bev)) > 0 ||
-        evbuffer_get_length(bufferevent_get_output(uc->bev)) > 0) {
+        evbuffer_get_length(larder_conn_input(uc->conn)) > 0 ||
+        evbuffer_get_length(larder_conn_output(uc->conn)) > 0) {
         upconn_free(uc);
         return;
     }
@@ -234,16 +233,14 @@ void larder_upstream_release(struct larder_upconn *uc, int reusable)
     DL_APPEND(p->idle, uc);
     p->n++;
     up->stats.idle++;
-    tv.tv_sec = (time_t)(up->cfg->upstream_idle_timeout / 1000);
-    tv.tv_usec = (suseconds_t)(up->cfg->upstream_idle_timeout % 1000) * 1000;
-    bufferevent_setcb(uc->bev, on_idle_read, NULL, on_idle_event, uc);
-    bufferevent_set_timeouts(uc->bev, &tv, NULL);
-    bufferevent_enable(uc->bev, EV_READ);
+    larder_conn_setcb(uc->conn, on_idle_read, NULL, on_idle_event, uc);
+    larder_conn_set_timeouts(uc->conn, up->cfg->upstream_idle_timeout, 0);
+    larder_conn_enable_read(uc->conn);
 }
 
-struct bufferevent *larder_upconn_bev(const struct larder_upconn *uc)
+struct larder_conn *larder_upconn_conn(const struct larder_upconn *uc)
 {
-    return uc->bev;
+    return uc->conn;
 }
 
 int larder_upconn_reused(const struct larder_upconn *uc)
@@ -273,8 +270,8 @@ static void connect_finish(struct larder_upconnect *pc, struct larder_upconn *uc
     DL_DELETE(up->connecting, pc);
     if (pc->later != NULL)
         event_free(pc->later);
-    if (pc->bev != NULL)
-        bufferevent_free(pc->bev);
+    if (pc->conn != NULL)
+        larder_conn_free(pc->conn);
     free(pc->host);
     free(pc);
     if (uc == NULL)
@@ -284,7 +281,7 @@ static void connect_finish(struct larder_upconnect *pc, struct larder_upconn *uc
 
 static void try_next(struct larder_upconnect *pc);
 
-static void on_connect_event(struct bufferevent *bev, short what, void *arg)
+static void on_connect_event(struct larder_conn *c, short what, void *arg)
 {
     struct larder_upconnect *pc = arg;
     struct larder_upstream *up = pc->up;
@@ -292,19 +289,18 @@ static void on_connect_event(struct bufferevent *bev, short what, void *arg)
     char peer[64];
 
     addr_text(sa, peer, sizeof(peer));
-    if (what & BEV_EVENT_CONNECTED) {
+    if (what & LARDER_CONN_CONNECTED) {
         struct larder_upconn *uc = larder_xcalloc(1, sizeof(*uc));
         int one = 1;
 
-        setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        setsockopt(larder_conn_fd(c), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         uc->up = up;
-        uc->bev = bev;
+        uc->conn = c;
         uc->key = make_key(pc->host, pc->port);
         memcpy(uc->peer, peer, sizeof(peer));
-        pc->bev = NULL;
-        bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
-        bufferevent_set_timeouts(bev, NULL, NULL);
-        bufferevent_disable(bev, EV_READ | EV_WRITE);
+        pc->conn = NULL;
+        larder_conn_setcb(c, NULL, NULL, NULL, NULL);
+        larder_conn_set_timeouts(c, 0, 0);
         up->stats.connects++;
         up->stats.active++;
         larder_log(LARDER_LOG_DEBUG, "upstream %s:%u: connected to %s", pc->host,
@@ -312,16 +308,15 @@ static void on_connect_event(struct bufferevent *bev, short what, void *arg)
         connect_finish(pc, uc);
         return;
     }
-    if (what & BEV_EVENT_TIMEOUT) {
+    if (what & LARDER_CONN_TIMEOUT) {
         pc->fail = &larder_fail_connect_timeout;
     } else {
-        int err = EVUTIL_SOCKET_ERROR();
-        pc->fail = err == ECONNREFUSED ? &larder_fail_refused : &larder_fail_connect;
+        pc->fail = errno == ECONNREFUSED ? &larder_fail_refused : &larder_fail_connect;
     }
     larder_log(LARDER_LOG_INFO, "upstream %s:%u: connect to %s failed: %s", pc->host,
                (unsigned)pc->port, peer, pc->fail->reason);
-    bufferevent_free(bev);
-    pc->bev = NULL;
+    larder_conn_free(c);
+    pc->conn = NULL;
     try_next(pc);
 }
 
@@ -339,24 +334,17 @@ static void try_next(struct larder_upconnect *pc)
     while (pc->next_addr < pc->res.n) {
         const struct sockaddr *sa = (const struct sockaddr *)&pc->res.addr[pc->next_addr];
         socklen_t len = pc->res.len[pc->next_addr];
-        struct timeval tv;
 
         pc->next_addr++;
         if (up->is_self != NULL && up->is_self(sa, up->self_arg)) {
             pc->fail = &larder_fail_loop;
             continue;
         }
-        pc->bev = bufferevent_socket_new(up->base, -1, BEV_OPT_CLOSE_ON_FREE);
-        if (pc->bev == NULL)
-            break;
-        tv.tv_sec = (time_t)(up->cfg->upstream_connect_timeout / 1000);
-        tv.tv_usec = (suseconds_t)(up->cfg->upstream_connect_timeout % 1000) * 1000;
-        bufferevent_setcb(pc->bev, NULL, NULL, on_connect_event, pc);
-        bufferevent_set_timeouts(pc->bev, &tv, &tv);
-        if (bufferevent_socket_connect(pc->bev, sa, (int)len) == 0)
+        pc->conn = larder_conn_connect(up->base, sa, len, up->cfg->upstream_connect_timeout);
+        if (pc->conn != NULL) {
+            larder_conn_setcb(pc->conn, NULL, NULL, on_connect_event, pc);
             return; /* on_connect_event follows */
-        bufferevent_free(pc->bev);
-        pc->bev = NULL;
+        }
         pc->fail = &larder_fail_connect;
     }
     connect_finish(pc, NULL);
@@ -405,8 +393,8 @@ void larder_upstream_connect_cancel(struct larder_upconnect *pc)
         return;
     if (pc->dreq != NULL)
         larder_dns_cancel(pc->dreq);
-    if (pc->bev != NULL)
-        bufferevent_free(pc->bev);
+    if (pc->conn != NULL)
+        larder_conn_free(pc->conn);
     if (pc->later != NULL)
         event_free(pc->later);
     DL_DELETE(pc->up->connecting, pc);

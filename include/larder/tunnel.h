@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-struct bufferevent;
+struct larder_conn;
 struct larder_failure;
 struct larder_proxy;
 struct larder_tunnel;
@@ -22,7 +22,7 @@ typedef void (*larder_tunnel_done_cb)(void *arg, const struct larder_failure *fa
 /* Starts a tunnel for the client connection <client> (borrowed, not freed;
  * its callbacks are taken over until done). Bytes already in its input are
  * sent to the origin once connected. */
-struct larder_tunnel *larder_tunnel_start(struct larder_proxy *px, struct bufferevent *client,
+struct larder_tunnel *larder_tunnel_start(struct larder_proxy *px, struct larder_conn *client,
                                           const char *host, uint16_t port,
                                           larder_tunnel_done_cb done, void *arg);
 

@@ -6,7 +6,7 @@
  *     struct larder_upconn *uc = larder_upstream_take_idle(up, host, port);
  *     if (uc == NULL)
  *         pending = larder_upstream_connect(up, host, port, on_connected, me);
- *     ... use larder_upconn_bev(uc) ...
+ *     ... use larder_upconn_conn(uc) ...
  *     larder_upstream_release(uc, reusable);   // back to the pool, or closed
  */
 #ifndef LARDER_UPSTREAM_H
@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-struct bufferevent;
+struct larder_conn;
 struct event_base;
 struct larder_config;
 struct larder_dns;
@@ -61,7 +61,7 @@ void larder_upstream_connect_cancel(struct larder_upconnect *pc);
  * else closed. The caller must not touch it afterwards. */
 void larder_upstream_release(struct larder_upconn *uc, int reusable);
 
-struct bufferevent *larder_upconn_bev(const struct larder_upconn *uc);
+struct larder_conn *larder_upconn_conn(const struct larder_upconn *uc);
 int larder_upconn_reused(const struct larder_upconn *uc); /* served before */
 const char *larder_upconn_peer(const struct larder_upconn *uc); /* "1.2.3.4:80" */
 
