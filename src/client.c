@@ -241,16 +241,34 @@ void larder_client_cut_short(struct larder_client *cl, const char *reason,
 
 /* ---- responses larder writes itself ------------------------------------------------ */
 
-void larder_client_write_tail_fields(struct larder_client *cl, struct evbuffer *out)
+void larder_client_end_head(struct larder_client *cl, struct evbuffer *out,
+                            const char *pre, size_t pre_len)
 {
-    char cs[256];
+    char buf[512];
+    size_t n = 0;
 
-    larder_freshness_cache_status(&cl->cs, "larder", cs, sizeof(cs));
-    evbuffer_add_printf(out, "Cache-Status: %s\r\n", cs);
-    if (!cl->keepalive)
-        evbuffer_add(out, "Connection: close\r\n", 19);
-    else if (larder_client_is_10(cl))
-        evbuffer_add(out, "Connection: keep-alive\r\n", 24);
+    if (pre_len > 0 && pre_len < 128) {
+        memcpy(buf, pre, pre_len);
+        n = pre_len;
+    } else if (pre_len > 0) {
+        evbuffer_add(out, pre, pre_len);
+    }
+    memcpy(buf + n, "Cache-Status: ", 14);
+    n += 14;
+    n += larder_freshness_cache_status(&cl->cs, "larder", buf + n, 256);
+    if (n > 128 + 14 + 255)
+        n = 128 + 14 + 255; /* truncated status: still one line */
+    memcpy(buf + n, "\r\n", 2);
+    n += 2;
+    if (!cl->keepalive) {
+        memcpy(buf + n, "Connection: close\r\n", 19);
+        n += 19;
+    } else if (larder_client_is_10(cl)) {
+        memcpy(buf + n, "Connection: keep-alive\r\n", 24);
+        n += 24;
+    }
+    memcpy(buf + n, "\r\n", 2);
+    evbuffer_add(out, buf, n + 2);
 }
 
 void larder_client_respond(struct larder_client *cl, int status, const char *fields,
@@ -263,8 +281,7 @@ void larder_client_respond(struct larder_client *cl, int status, const char *fie
     if (type != NULL)
         evbuffer_add_printf(out, "Content-Type: %s\r\n", type);
     evbuffer_add_printf(out, "Content-Length: %zu\r\n%s", body_len, fields ? fields : "");
-    larder_client_write_tail_fields(cl, out);
-    evbuffer_add(out, "\r\n", 2);
+    larder_client_end_head(cl, out, NULL, 0);
     if (!larder_client_is_head(cl))
         evbuffer_add(out, body, body_len);
     cl->bytes_out += evbuffer_get_length(out) - before;
@@ -747,8 +764,11 @@ static void on_event(struct larder_conn *c, short what, void *arg)
                     close_after_flush(cl);
                 return;
             }
-            close_after_flush(cl);
-            return;
+            if (evbuffer_get_length(larder_conn_output(cl->conn)) > 0) {
+                close_after_flush(cl);
+                return;
+            }
+            break; /* nothing to say: free it now */
         case CLIENT_CLOSING:
             if (!cl->shut && evbuffer_get_length(larder_conn_output(cl->conn)) > 0)
                 return; /* on_write frees once the answer is out */

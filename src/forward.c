@@ -126,8 +126,7 @@ static void on_fetch_head(void *arg, struct larder_http_msg *resp)
         evbuffer_add_printf(out, "Content-Length: %llu\r\n", (unsigned long long)h->content_length);
     else if (cl->framing == OUT_CHUNKED)
         evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
-    larder_client_write_tail_fields(cl, out);
-    evbuffer_add(out, "\r\n", 2);
+    larder_client_end_head(cl, out, NULL, 0);
     cl->bytes_out += evbuffer_get_length(out) - before;
     cl->resp_started = 1;
     larder_http_msg_free(resp);

@@ -7,29 +7,31 @@
 
 #include "larder/util.h"
 
+/* One allocation holds the message, its field array and the head bytes. */
 struct larder_http_msg *larder_http_msg_new(const char *raw, size_t len,
                                             const struct larder_http_head *parsed)
 {
-    struct larder_http_msg *m = larder_xcalloc(1, sizeof(*m));
-    ptrdiff_t shift;
+    size_t nf = parsed->nfields;
+    struct larder_http_msg *m = larder_xmalloc(sizeof(*m) + nf * sizeof(struct larder_http_field) +
+                                               len + 1);
+    struct larder_http_field *fields = (struct larder_http_field *)(m + 1);
+    char *copy = (char *)(fields + nf);
 
-    m->raw = larder_xmalloc(len + 1);
-    memcpy(m->raw, raw, len);
-    m->raw[len] = '\0';
+    memcpy(copy, raw, len);
+    copy[len] = '\0';
+    m->raw = copy;
     m->raw_len = len;
     m->head = *parsed;
-    shift = m->raw - raw;
-#define REBASE(p) do { if ((p) != NULL) (p) += shift; } while (0)
+#define REBASE(p) do { if ((p) != NULL) (p) = copy + ((p) - raw); } while (0)
     REBASE(m->head.method);
     REBASE(m->head.target);
     REBASE(m->head.reason);
-    m->head.fields = larder_xcalloc(parsed->nfields ? parsed->nfields : 1,
-                                    sizeof(*m->head.fields));
-    m->head.fields_cap = parsed->nfields;
-    for (unsigned i = 0; i < parsed->nfields; i++) {
-        m->head.fields[i] = parsed->fields[i];
-        REBASE(m->head.fields[i].name);
-        REBASE(m->head.fields[i].value);
+    m->head.fields = fields;
+    m->head.fields_cap = (unsigned)nf;
+    for (size_t i = 0; i < nf; i++) {
+        fields[i] = parsed->fields[i];
+        REBASE(fields[i].name);
+        REBASE(fields[i].value);
     }
 #undef REBASE
     return m;
@@ -42,10 +44,6 @@ struct larder_http_msg *larder_http_msg_dup(const struct larder_http_msg *m)
 
 void larder_http_msg_free(struct larder_http_msg *m)
 {
-    if (m == NULL)
-        return;
-    free(m->head.fields);
-    free(m->raw);
     free(m);
 }
 

@@ -72,9 +72,14 @@ static void send_not_modified(struct larder_client *cl, struct larder_object *o,
                 evbuffer_add_printf(out, "%.*s: %.*s\r\n", (int)sh.fields[i].name_len,
                                     sh.fields[i].name, (int)sh.fields[i].value_len,
                                     sh.fields[i].value);
-    evbuffer_add_printf(out, "Age: %lld\r\n", (long long)age);
-    larder_client_write_tail_fields(cl, out);
-    evbuffer_add(out, "\r\n", 2);
+    {
+        char pre[32];
+        size_t n = 0;
+        memcpy(pre, "Age: ", 5);
+        n = 5 + larder_fmt_u64(pre + 5, (uint64_t)age);
+        memcpy(pre + n, "\r\n", 2);
+        larder_client_end_head(cl, out, pre, n + 2);
+    }
     cl->bytes_out += evbuffer_get_length(out) - before;
     cl->status = 304;
     cl->resp_started = 1;
@@ -122,26 +127,39 @@ static void serve_object(struct larder_client *cl, struct larder_object *o)
         free(cl->fw.own_fields);
         cl->fw.own_fields = NULL;
     }
-    evbuffer_add_printf(out, "Age: %lld\r\n", (long long)age);
-    if (status == 204 || status == 304) {
-        cl->framing = OUT_NONE;
-    } else if (st == LARDER_OBJ_COMPLETE || larder_object_expected(o) > 0) {
-        uint64_t len = st == LARDER_OBJ_COMPLETE ? larder_object_body_size(o)
-                                                 : larder_object_expected(o);
-        evbuffer_add_printf(out, "Content-Length: %llu\r\n", (unsigned long long)len);
-        cl->framing = OUT_LENGTH;
-    } else if (!larder_client_is_10(cl)) {
-        if (!larder_client_is_head(cl))
-            evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
-        cl->framing = OUT_CHUNKED;
-    } else {
-        cl->framing = OUT_CLOSE;
-        cl->keepalive = 0;
+    {
+        char pre[96];
+        size_t n;
+
+        memcpy(pre, "Age: ", 5);
+        n = 5 + larder_fmt_u64(pre + 5, (uint64_t)age);
+        memcpy(pre + n, "\r\n", 2);
+        n += 2;
+        if (status == 204 || status == 304) {
+            cl->framing = OUT_NONE;
+        } else if (st == LARDER_OBJ_COMPLETE || larder_object_expected(o) > 0) {
+            uint64_t len = st == LARDER_OBJ_COMPLETE ? larder_object_body_size(o)
+                                                     : larder_object_expected(o);
+            memcpy(pre + n, "Content-Length: ", 16);
+            n += 16;
+            n += larder_fmt_u64(pre + n, len);
+            memcpy(pre + n, "\r\n", 2);
+            n += 2;
+            cl->framing = OUT_LENGTH;
+        } else if (!larder_client_is_10(cl)) {
+            if (!larder_client_is_head(cl)) {
+                memcpy(pre + n, "Transfer-Encoding: chunked\r\n", 28);
+                n += 28;
+            }
+            cl->framing = OUT_CHUNKED;
+        } else {
+            cl->framing = OUT_CLOSE;
+            cl->keepalive = 0;
+        }
+        if (larder_client_is_head(cl))
+            cl->framing = OUT_NONE;
+        larder_client_end_head(cl, out, pre, n);
     }
-    if (larder_client_is_head(cl))
-        cl->framing = OUT_NONE;
-    larder_client_write_tail_fields(cl, out);
-    evbuffer_add(out, "\r\n", 2);
     cl->bytes_out += evbuffer_get_length(out) - before;
     cl->resp_started = 1;
     larder_client_set_state(cl, CLIENT_SERVE);

@@ -121,8 +121,10 @@ void larder_client_set_state(struct larder_client *cl, enum client_state st);
 void larder_client_set_timeouts(struct larder_client *cl, uint64_t read_ms);
 int larder_client_is_head(const struct larder_client *cl);
 int larder_client_is_10(const struct larder_client *cl);
-/* Writes Cache-Status and Connection lines for the response being sent. */
-void larder_client_write_tail_fields(struct larder_client *cl, struct evbuffer *out);
+/* Ends the response head being written: <pre> (more field lines, may be
+ * NULL), Cache-Status, Connection, and the empty line, in one write. */
+void larder_client_end_head(struct larder_client *cl, struct evbuffer *out,
+                            const char *pre, size_t pre_len);
 /* A whole small response written by larder itself. */
 void larder_client_respond(struct larder_client *cl, int status, const char *fields,
                            const char *type, const char *body, size_t body_len);

@@ -68,6 +68,20 @@ int64_t larder_wall_s(void)
     return (int64_t)time(NULL);
 }
 
+size_t larder_fmt_u64(char *buf, uint64_t v)
+{
+    char tmp[20];
+    size_t n = 0;
+
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = tmp[n - 1 - i];
+    return n;
+}
+
 void larder_html_escape(const char *s, char *buf, size_t cap)
 {
     size_t o = 0;

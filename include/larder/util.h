@@ -24,6 +24,10 @@ uint64_t larder_now_us(void);
 /* Seconds since the epoch (wall clock), for HTTP dates and ages. */
 int64_t larder_wall_s(void);
 
+/* Writes <v> in decimal at <buf> (room for 20 digits, no NUL); returns
+ * the number of digits. */
+size_t larder_fmt_u64(char *buf, uint64_t v);
+
 /* Escapes <s> for HTML text into buf (always NUL-terminated). */
 void larder_html_escape(const char *s, char *buf, size_t cap);
 
