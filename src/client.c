@@ -493,6 +493,19 @@ static int targets_self(const struct larder_client *cl)
     struct sockaddr_storage ss;
     char host[64];
 
+    size_t i;
+
+    /* a port larder does not listen on settles it without parsing */
+    for (i = 0; i < cl->px->nlisten; i++) {
+        const struct sockaddr *l = (const struct sockaddr *)&cl->px->listen_addrs[i];
+        uint16_t port = l->sa_family == AF_INET
+                            ? ntohs(((const struct sockaddr_in *)l)->sin_port)
+                            : ntohs(((const struct sockaddr_in6 *)l)->sin6_port);
+        if (port == cl->url.port)
+            break;
+    }
+    if (i == cl->px->nlisten)
+        return 0;
     memset(&ss, 0, sizeof(ss));
     if (cl->url.host_len >= sizeof(host))
         return 0;
@@ -553,7 +566,8 @@ static void handle_request(struct larder_client *cl)
         cl->keepalive = 0;
     larder_body_reader_init(&cl->body, h->body, h->content_length, &cfg->limits);
     cl->body_done = cl->body.done;
-    larder_client_set_timeouts(cl, cl->body_done ? 0 : cfg->client_body_timeout);
+    if (!cl->body_done)
+        larder_client_set_timeouts(cl, cfg->client_body_timeout);
 
     if (!cl->allowed) {
         larder_client_send_error(cl, 403, "your address may not use this proxy", LARDER_ERR_DENIED);
@@ -609,6 +623,23 @@ static void handle_request(struct larder_client *cl)
 
 /* ---- reading heads -------------------------------------------------------------------- */
 
+/* Part of a head is here: from now on it must be complete within
+ * client_head_timeout, however slowly it trickles (a head that arrives in
+ * one read never starts this clock). */
+static void head_incomplete(struct larder_client *cl)
+{
+    if (cl->peer_eof) {
+        close_after_flush(cl); /* the rest of this head will never come */
+        return;
+    }
+    if (!cl->head_started) {
+        struct timeval tv = ms_tv(cl->px->cfg->client_head_timeout);
+        cl->head_started = 1;
+        evtimer_add(cl->timer, &tv);
+        larder_client_set_timeouts(cl, cl->px->cfg->client_head_timeout);
+    }
+}
+
 static void read_heads(struct larder_client *cl)
 {
     const struct larder_config *cfg = cl->px->cfg;
@@ -627,12 +658,6 @@ static void read_heads(struct larder_client *cl)
         larder_conn_disable_read(cl->conn);
         return;
     }
-    if (!cl->head_started) {
-        struct timeval tv = ms_tv(cfg->client_head_timeout);
-        cl->head_started = 1;
-        evtimer_add(cl->timer, &tv);
-        larder_client_set_timeouts(cl, cfg->client_head_timeout);
-    }
     /* parse again only once a line has ended or a limit may be crossed:
      * a head trickling in byte by byte costs one parse per line */
     if (len <= cfg->limits.max_line && len <= cfg->limits.max_head) {
@@ -640,8 +665,7 @@ static void read_heads(struct larder_client *cl)
         evbuffer_ptr_set(in, &ptr, cl->scanned, EVBUFFER_PTR_SET);
         if (evbuffer_search(in, "\n", 1, &ptr).pos < 0) {
             cl->scanned = len;
-            if (cl->peer_eof)
-                close_after_flush(cl);
+            head_incomplete(cl);
             return;
         }
     }
@@ -651,12 +675,13 @@ static void read_heads(struct larder_client *cl)
     n = larder_http_parse_request(p, take, &cfg->limits, &h);
     if (n == LARDER_PARSE_INCOMPLETE) {
         cl->scanned = len;
-        if (cl->peer_eof)
-            close_after_flush(cl); /* the rest of this head will never come */
+        head_incomplete(cl);
         return;
     }
-    evtimer_del(cl->timer);
-    cl->head_started = 0;
+    if (cl->head_started) {
+        evtimer_del(cl->timer);
+        cl->head_started = 0;
+    }
     cl->scanned = 0;
     begin_request(cl);
     if (n == LARDER_PARSE_ERROR) {
@@ -740,6 +765,10 @@ static void on_event(struct larder_conn *c, short what, void *arg)
                                      LARDER_ERR_CLIENT_TIMEOUT);
             return;
         }
+        if ((what & LARDER_CONN_READING) && cl->body_done &&
+            (cl->state == CLIENT_FORWARD || cl->state == CLIENT_WAIT_FILL ||
+             cl->state == CLIENT_SERVE))
+            return; /* larder is the one answering: the write timeout guards it */
         client_free(cl);
         return;
     }

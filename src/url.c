@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "larder/util.h"
+
 static int is_alpha(unsigned char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
@@ -163,17 +165,22 @@ int larder_url_scheme_is(const struct larder_url *u, const char *scheme)
     return u->scheme_len == n && strncasecmp(u->scheme, scheme, n) == 0;
 }
 
-/* Appends bytes to buf while there is room; always counts them. */
+/* Appends bytes to buf while there is room (keeping one byte for the NUL);
+ * always counts them. */
 static void put(char *buf, size_t cap, size_t *pos, const char *s, size_t n, int lower)
 {
-    for (size_t i = 0; i < n; i++, (*pos)++) {
-        if (*pos + 1 < cap) {
+    size_t room = *pos + 1 < cap ? cap - 1 - *pos : 0;
+    size_t k = n < room ? n : room;
+
+    if (lower) {
+        for (size_t i = 0; i < k; i++) {
             char c = s[i];
-            if (lower && c >= 'A' && c <= 'Z')
-                c = (char)(c - 'A' + 'a');
-            buf[*pos] = c;
+            buf[*pos + i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
         }
+    } else if (k > 0) {
+        memcpy(buf + *pos, s, k);
     }
+    *pos += n;
 }
 
 static void put_host_port(char *buf, size_t cap, size_t *pos, const struct larder_url *u,
@@ -186,8 +193,8 @@ static void put_host_port(char *buf, size_t cap, size_t *pos, const struct larde
         put(buf, cap, pos, "]", 1, 0);
     if (u->port != default_port) {
         char port[8];
-        int n = snprintf(port, sizeof(port), ":%u", (unsigned)u->port);
-        put(buf, cap, pos, port, (size_t)n, 0);
+        port[0] = ':';
+        put(buf, cap, pos, port, 1 + larder_fmt_u64(port + 1, u->port), 0);
     }
 }
 

@@ -3,7 +3,7 @@
  * give directives inside their documented ranges, consistent flags, the same
  * result line by line as joined with commas, and storing decisions that
  * private and no-store always veto. */
-/* fuzz-sources: src/freshness.c src/http_parse.c src/url.c */
+/* fuzz-sources: src/freshness.c src/http_parse.c src/url.c src/util.c */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* fuzz_chunked.c - libFuzzer target: a chunked body decodes to the same data,
  * end and error whole, in random pieces and byte by byte. */
-/* fuzz-sources: src/http_parse.c src/url.c */
+/* fuzz-sources: src/http_parse.c src/url.c src/util.c */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>

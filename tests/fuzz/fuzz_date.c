@@ -2,7 +2,7 @@
 /* fuzz_date.c - libFuzzer target: any bytes parse to -1 or a valid time that
  * formats and parses back to itself, and any time formats to a date that all
  * three HTTP date formats read back exactly. */
-/* fuzz-sources: src/freshness.c src/http_parse.c src/url.c */
+/* fuzz-sources: src/freshness.c src/http_parse.c src/url.c src/util.c */
 #include <ctype.h>
 #include <stddef.h>
 #include <stdint.h>

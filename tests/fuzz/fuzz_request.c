@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* fuzz_request.c - libFuzzer target: a request head parses the same whole and
  * as growing prefixes, and every result lies inside the input. */
-/* fuzz-sources: src/http_parse.c src/url.c */
+/* fuzz-sources: src/http_parse.c src/url.c src/util.c */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>

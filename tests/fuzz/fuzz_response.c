@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* fuzz_response.c - libFuzzer target: a response head parses the same whole
  * and as growing prefixes, for GET and HEAD, with results inside the input. */
-/* fuzz-sources: src/http_parse.c src/url.c */
+/* fuzz-sources: src/http_parse.c src/url.c src/util.c */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* fuzz_url.c - libFuzzer target: URI parsing stays inside the input, and cache
  * keys are stable, truncate like snprintf and parse back to themselves. */
-/* fuzz-sources: src/url.c */
+/* fuzz-sources: src/url.c src/util.c */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
