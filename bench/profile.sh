@@ -137,6 +137,10 @@ summary() {                     # name wrk-result
 # of time spent in system calls and the network stack, which callgrind
 # cannot see. Needs perf and a kernel that lets us sample (cpu-clock is a
 # software event, so it works where hardware counters do not).
+SYSCALLS=$(for c in read readv recvfrom write writev sendto sendmsg sendfile64 epoll_wait epoll_ctl \
+    accept4 connect socket close setsockopt getsockopt shutdown; do
+    printf 'syscalls:sys_enter_%s,' "$c"; done)
+SYSCALLS=${SYSCALLS%,}
 if command -v perf >/dev/null && perf record -q -e cpu-clock -o "$WORK/probe.data" true 2>/dev/null; then
     taskset -c "$PROXY_CPU" "$LARDER" "${LARDER_ARGS[@]}" >"$OUT/perf-larder.log" 2>&1 &
     LP=$!
@@ -151,6 +155,18 @@ if command -v perf >/dev/null && perf record -q -e cpu-clock -o "$WORK/probe.dat
         PR=$!
         R=$(load "$SECS" "$path" "$n")
         wait "$PR" 2>/dev/null || true
+        # System calls per request, from the kernel's tracepoints.
+        perf stat -x, -e "$SYSCALLS" -p "$LP" -o "$OUT/syscalls-$run.csv" -- sleep 3 >/dev/null 2>&1 &
+        PS=$!
+        RS=$(load 3 "$path" "$n")
+        wait "$PS" 2>/dev/null || true
+        {
+            echo "== system calls per request, $run ($(requests_of "$RS") requests in 3s)"
+            awk -F, -v n="$(requests_of "$RS")" '$1 ~ /^[0-9]+$/ && $1 > 0 {
+                sub("syscalls:sys_enter_", "", $3); printf "  %-12s %6.2f\n", $3, $1 / n }' \
+                "$OUT/syscalls-$run.csv"
+            echo
+        } | tee "$OUT/syscalls-$run.txt"
         {
             echo "== perf (cpu-clock samples, kernel included), $run: $(requests_of "$R") requests in ${SECS}s at full speed"
             echo "-- by object (kernel, libevent, libc, larder)"

@@ -59,6 +59,7 @@ LARDER=$RELEASE/larder
 TUNNEL=$ROOT/build/bench/tunnel
 
 say() { printf '%s\n' "$*"; }
+die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
 
 # Replaces the (sub)shell with a command on one core at the benchmark's
 # niceness: use it as `pin ... &` (then $! is the command's own pid), in
@@ -68,7 +69,6 @@ pin() {
     shift
     exec nice -n "$NICE" taskset -c "$cpu" "$@"
 }
-die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
 
 # ---------------------------------------------------------------- set-up --
 
@@ -135,7 +135,7 @@ stop_pid() {                    # TERM the tree, wait, KILL what is left
 
 cleanup() {
     local e
-    trap - EXIT INT TERM
+    trap - EXIT INT TERM HUP
     for e in "${STARTED[@]}"; do stop_pid "${e#* }"; done
     rm -rf "${SHM:-}"
     if [ "$KEEP" = 1 ]; then say "bench: work directory kept: $WORK"; else rm -rf "$WORK"; fi
@@ -298,6 +298,8 @@ declare -A R_RPS=() R_P50=() R_P99=() T_REQ=() T_TICKS=() T_DUR=() T_ON=() T_304
 fmt_row() {                     # proxy req/s range p50 p99 cpu-us core rss origin/req note
     printf '  %-14s %9s %6s %7s %7s %8s %5s %7s %10s  %s\n' "$@"
 }
+
+ms() { awk -v v="$1" 'BEGIN { printf "%.2f", v / 1000 }'; }   # us -> ms
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0 && a > 0) printf "%.2fx", a / b; else print "-" }'; }
 
@@ -565,7 +567,7 @@ declare -A TITLE=(
     [hot]="revalidation, one hot max-age=0 URL (coalescing)"
     [pass]="pass-through, no-store 1 KiB (one URL)"
     [tunnel]="CONNECT tunnel throughput, origin to client, $TUNNELS tunnels (MiB/s, CPU s per GiB)"
-    [memory]="memory: RSS growth for $MEM_OBJECTS distinct 1 KiB objects"
+    [memory]="RSS growth for $MEM_OBJECTS distinct 1 KiB objects, bytes per object"
 )
 declare -A KIND=([hit1k]=hit [hit256k]=hit [reval]=reval [hot]=reval [pass]=pass)
 declare -A PATHN=([hit1k]="/hit/1k 1" [hit256k]="/hit/256k 1" [reval]="/reval/ 1000"
@@ -660,7 +662,7 @@ for s in hit1k hit256k reval hot pass; do
     done
     [ -n "$best" ] || continue
     if [ "${P99[$s larder]}" -le "$best" ]; then tag=" ok "; else tag=FAIL; fi
-    say "  [$tag] $s p99 <= best peer's: larder $((P99[$s larder] / 1000)).$(printf %03d $((P99[$s larder] % 1000))) ms, $bp $((best / 1000)).$(printf %03d $((best % 1000))) ms"
+    say "  [$tag] $s p99 <= best peer's: larder $(ms "${P99[$s larder]}") ms, $bp $(ms "$best") ms"
 done
 if [ -n "${MEMB[larder]:-}" ]; then
     if [ "${MEMB[larder]}" -le 1600 ]; then tag=" ok "; else tag=FAIL; fi

@@ -198,9 +198,10 @@ static int on_object(struct larder_object *o, void *arg)
     struct object_walk *w = arg;
     const char *key = larder_object_key(o);
     const char *vary = larder_object_vary(o);
-    struct larder_freshness *f = larder_object_freshness(o);
+    struct larder_freshness fr, *f = &fr;
     enum larder_object_state st = larder_object_state(o);
 
+    larder_object_get_freshness(o, f);
     if (w->n >= w->limit)
         return 1;
     if (w->q[0] != '\0' && strcasestr(key, w->q) == NULL)

@@ -17,50 +17,74 @@
 #define BLOCK_MIN (16 * 1024)       /* body block sizes when the length is unknown */
 #define BLOCK_MAX (256 * 1024)
 #define BLOCK_EXACT_MAX (1024 * 1024) /* known lengths up to this get one exact block */
+#define EMBED_MAX (64 * 1024)       /* bodies up to this live inside the object */
 
 /* An immutable (append-only) run of bytes, shared by the object and every
- * evbuffer that references it. */
+ * evbuffer that references it. A block embedded in its object's own
+ * allocation has no count of its own: references to it hold the object. */
 struct block {
-    unsigned refs;
-    size_t len;               /* bytes written; never shrinks */
-    size_t cap;
+    uint32_t refs;            /* standalone blocks: references held */
+    uint32_t len;             /* bytes written; never shrinks */
+    uint32_t cap;
+    uint32_t owner_off;       /* embedded: bytes back to the object; else 0 */
     char data[];
 };
 
-struct key_entry {
+/* struct larder_freshness, packed: an object carries it for life, and on a
+ * 1 KiB object every byte of metadata counts (docs/performance.md). */
+struct packed_freshness {
+    int64_t response_time;
+    int64_t date;
+    int64_t expires;
+    int64_t last_modified;
+    uint32_t request_delay;   /* response_time - request_time */
+    uint32_t age_value;
+    uint32_t lifetime;        /* all of these are <= LARDER_DELTA_MAX (2^31) */
+    uint32_t corrected_initial_age;
+    uint32_t swr;             /* UINT32_MAX: none */
+    uint32_t sie;             /* UINT32_MAX: none */
+    uint16_t status;
+    uint16_t flags;
+};
+
+/* Variants are rare: what they need lives apart. */
+struct variant {
+    char *vary;               /* normalized Vary field names */
+    char key[];               /* the variant key */
+};
+
+/* One allocation: this struct, the key, then (for small objects) room for
+ * the head and the body as embedded blocks. The first variant stored under
+ * a key is in the uthash index; the others hang off it through vnext. */
+struct larder_object {
     UT_hash_handle hh;
-    struct larder_object *variants; /* most recently stored first */
+    unsigned refs;
+    uint8_t state;                  /* enum larder_object_state */
+    uint8_t embed_body;             /* room for the body follows the head's */
+    uint16_t key_len;
+    uint32_t hits;
+    uint32_t nblocks;               /* body blocks: b0, then more[] */
+    uint32_t more_cap;
+    uint32_t head_room;             /* bytes set aside for the head, or 0 */
+    uint32_t cost;                  /* bytes all of this takes */
+    struct larder_cache *cache;     /* set while linked */
+    struct variant *variant;        /* NULL: the response had no Vary */
+    struct block *head;             /* status line and fields */
+    struct block *b0;
+    struct block **more;
+    uint64_t body_size;
+    uint64_t expected;
+    struct packed_freshness fresh;
+    struct larder_object_waiter *waiters;
+    struct larder_object *vnext;    /* variants of one key, primary first */
+    struct larder_object *lprev, *lnext; /* LRU, most recent first */
     char key[];
 };
 
-struct larder_object {
-    unsigned refs;
-    enum larder_object_state state;
-    struct larder_cache *cache;     /* set while linked */
-    struct key_entry *entry;
-    char *key;
-    char *variant_key;
-    char *vary;
-    struct block *head;             /* status line and fields */
-    struct larder_http_field *fields; /* point into head->data */
-    unsigned nfields;
-    int status;
-    struct larder_freshness fresh;
-    struct block **blocks;
-    size_t nblocks, blocks_cap;
-    uint64_t body_size;
-    uint64_t expected;
-    uint64_t cost;                  /* bytes all of this takes */
-    uint64_t hits;
-    struct larder_object_waiter *waiters;
-    struct larder_object *vprev, *vnext; /* variants of one key */
-    struct larder_object *lprev, *lnext; /* LRU, most recent first */
-};
-
 struct larder_cache {
-    struct key_entry *index;
+    struct larder_object *index;    /* primaries, by key */
     struct larder_object *lru;
-    uint64_t bytes;                 /* objects and index entries */
+    uint64_t bytes;                 /* objects (the index table is added on read) */
     struct larder_cache_stats stats;
 };
 
@@ -76,20 +100,40 @@ static struct block *block_new(size_t cap)
     struct block *b = larder_xmalloc(sizeof(*b) + cap);
     b->refs = 1;
     b->len = 0;
-    b->cap = cap;
+    b->cap = (uint32_t)cap;
+    b->owner_off = 0;
     return b;
+}
+
+static struct larder_object *block_owner(struct block *b)
+{
+    return (struct larder_object *)((char *)b - b->owner_off);
 }
 
 static struct block *block_retain(struct block *b)
 {
-    b->refs++;
+    if (b->owner_off != 0)
+        larder_object_retain(block_owner(b));
+    else
+        b->refs++;
     return b;
 }
 
 static void block_release(struct block *b)
 {
-    if (b != NULL && --b->refs == 0)
+    if (b == NULL)
+        return;
+    if (b->owner_off != 0)
+        larder_object_release(block_owner(b));
+    else if (--b->refs == 0)
         free(b);
+}
+
+/* The object's own hold on a block (nothing for embedded ones). */
+static void block_drop(struct block *b)
+{
+    if (b != NULL && b->owner_off == 0)
+        block_release(b);
 }
 
 static void on_reference_done(const void *data, size_t len, void *arg)
@@ -114,30 +158,53 @@ static int send_ref(struct evbuffer *out, struct block *b, size_t off, size_t le
 
 static void cost_change(struct larder_object *o, int64_t delta)
 {
-    o->cost = (uint64_t)((int64_t)o->cost + delta);
-    if (o->cache != NULL) {
+    o->cost = (uint32_t)((int64_t)o->cost + delta);
+    if (o->cache != NULL)
         o->cache->bytes = (uint64_t)((int64_t)o->cache->bytes + delta);
-        o->cache->stats.bytes = o->cache->bytes;
-    }
+}
+
+/* What the index's bucket table costs (uthash grows it with the count). */
+static uint64_t index_cost(const struct larder_cache *c)
+{
+    if (c->index == NULL)
+        return 0;
+    return sizeof(UT_hash_table) + c->index->hh.tbl->num_buckets * sizeof(UT_hash_bucket) +
+           2 * MALLOC_OVERHEAD;
+}
+
+static uint64_t total_bytes(const struct larder_cache *c)
+{
+    return c->bytes + index_cost(c);
+}
+
+static struct larder_object *primary(const struct larder_cache *c, const char *key)
+{
+    struct larder_object *p;
+
+    HASH_FIND_STR(c->index, key, p);
+    return p;
 }
 
 static void unlink_object(struct larder_cache *c, struct larder_object *o)
 {
-    struct key_entry *e = o->entry;
+    struct larder_object *head = primary(c, o->key);
 
-    assert(o->cache == c);
-    DL_DELETE2(e->variants, o, vprev, vnext);
-    if (e->variants == NULL) {
-        HASH_DEL(c->index, e);
-        c->bytes -= alloc_cost(e);
-        free(e);
+    assert(o->cache == c && head != NULL);
+    if (head == o) {
+        HASH_DEL(c->index, o);
+        if (o->vnext != NULL)
+            HASH_ADD_KEYPTR(hh, c->index, o->vnext->key, o->vnext->key_len, o->vnext);
+    } else {
+        struct larder_object *prev = head;
+        while (prev->vnext != o)
+            prev = prev->vnext;
+        prev->vnext = o->vnext;
     }
+    o->vnext = NULL;
     DL_DELETE2(c->lru, o, lprev, lnext);
     c->bytes -= o->cost;
     c->stats.objects--;
-    c->stats.bytes = c->bytes;
     o->cache = NULL;
-    o->entry = NULL;
     larder_object_release(o);
 }
 
@@ -147,7 +214,7 @@ static void evict(struct larder_cache *c, const struct larder_object *keep)
 {
     struct larder_object *o = c->lru != NULL ? c->lru->lprev : NULL; /* the oldest */
 
-    while (c->bytes > c->stats.budget && o != NULL) {
+    while (total_bytes(c) > c->stats.budget && o != NULL) {
         struct larder_object *prev = o == c->lru ? NULL : o->lprev;
         if (o != keep) {
             c->stats.evictions++;
@@ -178,18 +245,16 @@ void larder_cache_free(struct larder_cache *c)
 struct larder_object *larder_cache_lookup(struct larder_cache *c, const char *key,
                                           larder_cache_match_fn match, void *arg)
 {
-    struct key_entry *e;
     struct larder_object *o;
 
-    HASH_FIND_STR(c->index, key, e);
-    if (e == NULL)
-        return NULL;
-    DL_FOREACH2(e->variants, o, vnext) {
+    for (o = primary(c, key); o != NULL; o = o->vnext) {
         if (o->state == LARDER_OBJ_ABORTED)
             continue;
         if (match == NULL || match(o, arg)) {
-            DL_DELETE2(c->lru, o, lprev, lnext);
-            DL_PREPEND2(c->lru, o, lprev, lnext);
+            if (c->lru != o) {
+                DL_DELETE2(c->lru, o, lprev, lnext);
+                DL_PREPEND2(c->lru, o, lprev, lnext);
+            }
             return larder_object_retain(o);
         }
     }
@@ -198,58 +263,42 @@ struct larder_object *larder_cache_lookup(struct larder_cache *c, const char *ke
 
 int larder_cache_has_key(const struct larder_cache *c, const char *key)
 {
-    struct key_entry *e;
-
-    HASH_FIND_STR(c->index, key, e);
-    return e != NULL;
+    return primary(c, key) != NULL;
 }
 
 static int same_variant(const struct larder_object *a, const struct larder_object *b)
 {
-    if (a->variant_key == NULL || b->variant_key == NULL)
-        return a->variant_key == b->variant_key;
-    return strcmp(a->variant_key, b->variant_key) == 0;
+    if (a->variant == NULL || b->variant == NULL)
+        return a->variant == b->variant;
+    return strcmp(a->variant->key, b->variant->key) == 0;
 }
 
 int larder_cache_insert(struct larder_cache *c, struct larder_object *o)
 {
-    struct key_entry *e;
-    struct larder_object *v, *tmp;
+    struct larder_object *v, *next, *head;
 
     assert(o->cache == NULL);
     if (o->cost > c->stats.budget)
         return -1;
-    HASH_FIND_STR(c->index, o->key, e);
-    if (e != NULL) {
-        DL_FOREACH_SAFE2(e->variants, v, tmp, vnext) {
-            /* the same variant is replaced; a response without Vary
-             * replaces them all, and one with Vary replaces the plain one */
-            if (same_variant(v, o) || o->vary == NULL || v->vary == NULL) {
-                int last = e->variants == v && v->vnext == NULL;
-                unlink_object(c, v);
-                if (last) {
-                    e = NULL; /* the entry went with its last variant */
-                    break;
-                }
-            }
-        }
+    /* the same variant is replaced; a response without Vary replaces them
+     * all, and one with Vary replaces the plain one */
+    for (v = primary(c, o->key); v != NULL; v = next) {
+        next = v->vnext;
+        if (same_variant(v, o) || o->variant == NULL || v->variant == NULL)
+            unlink_object(c, v);
     }
-    if (e == NULL) {
-        size_t n = strlen(o->key);
-        e = larder_xcalloc(1, sizeof(*e) + n + 1);
-        memcpy(e->key, o->key, n + 1);
-        HASH_ADD_KEYPTR(hh, c->index, e->key, n, e);
-        c->bytes += alloc_cost(e);
-    }
-    o->entry = e;
+    /* the newest variant is found first: it becomes the primary */
+    head = primary(c, o->key);
+    if (head != NULL)
+        HASH_DEL(c->index, head);
+    o->vnext = head;
+    HASH_ADD_KEYPTR(hh, c->index, o->key, o->key_len, o);
     o->cache = c;
-    DL_PREPEND2(e->variants, o, vprev, vnext);
     DL_PREPEND2(c->lru, o, lprev, lnext);
     larder_object_retain(o);
     c->bytes += o->cost;
     c->stats.objects++;
     c->stats.inserts++;
-    c->stats.bytes = c->bytes;
     evict(c, o);
     return 0;
 }
@@ -262,24 +311,23 @@ void larder_cache_remove(struct larder_cache *c, struct larder_object *o)
 
 unsigned larder_cache_invalidate(struct larder_cache *c, const char *key)
 {
-    struct key_entry *e;
+    struct larder_object *o;
     unsigned n = 0;
 
-    HASH_FIND_STR(c->index, key, e);
-    while (e != NULL) {
-        int last = e->variants->vnext == NULL;
-        unlink_object(c, e->variants);
+    while ((o = primary(c, key)) != NULL) {
+        unlink_object(c, o);
         c->stats.invalidations++;
         n++;
-        if (last)
-            break;
     }
     return n;
 }
 
 const struct larder_cache_stats *larder_cache_get_stats(const struct larder_cache *c)
 {
-    return &c->stats;
+    struct larder_cache_stats *st = (struct larder_cache_stats *)&c->stats;
+
+    st->bytes = total_bytes(c);
+    return st;
 }
 
 void larder_cache_each(struct larder_cache *c, int (*fn)(struct larder_object *o, void *arg),
@@ -294,19 +342,64 @@ void larder_cache_each(struct larder_cache *c, int (*fn)(struct larder_object *o
 
 /* ---- objects --------------------------------------------------------------------- */
 
-struct larder_object *larder_object_new(const char *key, const char *variant_key,
-                                        const char *vary, uint64_t expected)
+static size_t align16(size_t n)
 {
-    struct larder_object *o = larder_xcalloc(1, sizeof(*o));
+    return (n + 15) & ~(size_t)15;
+}
 
+static size_t at_head(const struct larder_object *o)
+{
+    return align16(sizeof(struct larder_object) + o->key_len + 1);
+}
+
+static size_t at_body(const struct larder_object *o)
+{
+    return align16(at_head(o) + sizeof(struct block) + o->head_room);
+}
+
+static struct block *embed_block(struct larder_object *o, size_t at, size_t cap)
+{
+    struct block *b = (struct block *)((char *)o + at);
+
+    b->refs = 0;
+    b->len = 0;
+    b->cap = (uint32_t)cap;
+    b->owner_off = (uint32_t)at;
+    return b;
+}
+
+struct larder_object *larder_object_new(const char *key, const char *variant_key,
+                                        const char *vary, size_t head_len, uint64_t expected)
+{
+    size_t klen = strlen(key);
+    struct larder_object probe;
+    size_t size;
+    struct larder_object *o;
+
+    /* the key length is capped by the callers (4 KiB); keep the math honest */
+    if (klen > UINT16_MAX)
+        klen = UINT16_MAX;
+    memset(&probe, 0, sizeof(probe));
+    probe.key_len = (uint16_t)klen;
+    probe.head_room = head_len <= UINT16_MAX ? (uint32_t)head_len : 0;
+    probe.embed_body = expected > 0 && expected <= EMBED_MAX;
+    size = probe.embed_body ? at_body(&probe) + sizeof(struct block) + (size_t)expected
+                            : at_head(&probe) + sizeof(struct block) + probe.head_room;
+    o = larder_xmalloc(size);
+    *o = probe;
+    memcpy(o->key, key, klen);
+    o->key[klen] = '\0';
     o->refs = 1;
     o->state = LARDER_OBJ_FILLING;
-    o->key = larder_xstrdup(key);
-    o->variant_key = variant_key != NULL ? larder_xstrdup(variant_key) : NULL;
-    o->vary = vary != NULL ? larder_xstrdup(vary) : NULL;
     o->expected = expected;
-    o->cost = alloc_cost(o) + alloc_cost(o->key) + alloc_cost(o->variant_key) +
-              alloc_cost(o->vary);
+    if (variant_key != NULL) {
+        size_t vk = strlen(variant_key);
+        o->variant = larder_xmalloc(sizeof(*o->variant) + vk + 1);
+        memcpy(o->variant->key, variant_key, vk + 1);
+        o->variant->vary = larder_xstrdup(vary != NULL ? vary : "");
+    }
+    o->cost = (uint32_t)(alloc_cost(o) + (o->variant != NULL ? alloc_cost(o->variant) +
+                                          alloc_cost(o->variant->vary) : 0));
     return o;
 }
 
@@ -316,6 +409,11 @@ struct larder_object *larder_object_retain(struct larder_object *o)
     return o;
 }
 
+static struct block *body_block(const struct larder_object *o, size_t i)
+{
+    return i == 0 ? o->b0 : o->more[i - 1];
+}
+
 void larder_object_release(struct larder_object *o)
 {
     if (o == NULL || --o->refs > 0)
@@ -323,13 +421,13 @@ void larder_object_release(struct larder_object *o)
     assert(o->cache == NULL);
     assert(o->waiters == NULL);
     for (size_t i = 0; i < o->nblocks; i++)
-        block_release(o->blocks[i]);
-    free(o->blocks);
-    block_release(o->head);
-    free(o->fields);
-    free(o->key);
-    free(o->variant_key);
-    free(o->vary);
+        block_drop(body_block(o, i));
+    free(o->more);
+    block_drop(o->head);
+    if (o->variant != NULL) {
+        free(o->variant->vary);
+        free(o->variant);
+    }
     free(o);
 }
 
@@ -349,34 +447,28 @@ static void notify(struct larder_object *o)
     larder_object_release(o);
 }
 
-int larder_object_set_head(struct larder_object *o, const char *head, size_t len,
-                           const struct larder_http_field *fields, unsigned nfields,
-                           int status)
+void larder_object_set_head(struct larder_object *o, const char *head, size_t len,
+                            int status)
 {
-    struct block *b = block_new(len);
-    struct larder_http_field *copy = larder_xcalloc(nfields ? nfields : 1, sizeof(*copy));
-    int64_t delta;
+    struct block *b;
+    int64_t delta = 0;
 
-    memcpy(b->data, head, len);
-    b->len = len;
-    for (unsigned i = 0; i < nfields; i++) {
-        copy[i] = fields[i];
-        copy[i].name = b->data + (fields[i].name - head);
-        copy[i].value = b->data + (fields[i].value - head);
-        copy[i].flags = 0;
+    if (o->head == NULL && o->head_room > 0 && o->head_room >= len) {
+        b = embed_block(o, at_head(o), o->head_room); /* the room made at birth */
+    } else {
+        b = block_new(len);
+        delta += (int64_t)alloc_cost(b);
     }
-    delta = (int64_t)(alloc_cost(b) + alloc_cost(copy)) -
-            (int64_t)(alloc_cost(o->head) + alloc_cost(o->fields));
-    block_release(o->head);
-    free(o->fields);
+    memcpy(b->data, head, len);
+    b->len = (uint32_t)len;
+    if (o->head != NULL && o->head->owner_off == 0)
+        delta -= (int64_t)alloc_cost(o->head);
+    block_drop(o->head);
     o->head = b;
-    o->fields = copy;
-    o->nfields = nfields;
-    o->status = status;
+    o->fresh.status = (uint16_t)status;
     cost_change(o, delta);
     if (o->cache != NULL && delta > 0)
         evict(o->cache, o);
-    return 0;
 }
 
 static size_t next_block_size(const struct larder_object *o, size_t want)
@@ -395,6 +487,33 @@ static size_t next_block_size(const struct larder_object *o, size_t want)
     }
 }
 
+static struct block *add_block(struct larder_object *o, size_t want)
+{
+    struct block *b;
+    int64_t delta = 0;
+
+    if (o->nblocks == 0 && o->embed_body) {
+        b = embed_block(o, at_body(o), (size_t)o->expected);
+    } else {
+        b = block_new(next_block_size(o, want));
+        delta += (int64_t)alloc_cost(b);
+    }
+    if (o->nblocks == 0) {
+        o->b0 = b;
+    } else {
+        if (o->nblocks - 1 == o->more_cap) {
+            size_t before = alloc_cost(o->more);
+            o->more_cap = o->more_cap ? o->more_cap * 2 : 4;
+            o->more = larder_xrealloc(o->more, o->more_cap * sizeof(*o->more));
+            delta += (int64_t)alloc_cost(o->more) - (int64_t)before;
+        }
+        o->more[o->nblocks - 1] = b;
+    }
+    o->nblocks++;
+    cost_change(o, delta);
+    return b;
+}
+
 int larder_object_append(struct larder_object *o, struct evbuffer *data)
 {
     size_t left = evbuffer_get_length(data);
@@ -402,30 +521,22 @@ int larder_object_append(struct larder_object *o, struct evbuffer *data)
     if (left == 0)
         return 0;
     while (left > 0) {
-        struct block *b = o->nblocks > 0 ? o->blocks[o->nblocks - 1] : NULL;
+        struct block *b = o->nblocks > 0 ? body_block(o, o->nblocks - 1) : NULL;
         size_t room, n;
 
-        if (b == NULL || b->len == b->cap) {
-            size_t before_blocks = alloc_cost(o->blocks);
-            b = block_new(next_block_size(o, left));
-            if (o->nblocks == o->blocks_cap) {
-                o->blocks_cap = o->blocks_cap ? o->blocks_cap * 2 : 4;
-                o->blocks = larder_xrealloc(o->blocks, o->blocks_cap * sizeof(*o->blocks));
-            }
-            o->blocks[o->nblocks++] = b;
-            cost_change(o, (int64_t)(alloc_cost(b) + alloc_cost(o->blocks) - before_blocks));
-        }
+        if (b == NULL || b->len == b->cap)
+            b = add_block(o, left);
         room = b->cap - b->len;
         n = left < room ? left : room;
         evbuffer_remove(data, b->data + b->len, n);
-        b->len += n;
+        b->len += (uint32_t)n;
         o->body_size += n;
         left -= n;
     }
     if (o->cache != NULL) {
         struct larder_cache *c = o->cache;
         evict(c, o);
-        if (c->bytes > c->stats.budget) {
+        if (total_bytes(c) > c->stats.budget) {
             unlink_object(c, o);
             notify(o);
             return -1;
@@ -455,7 +566,7 @@ void larder_object_abort(struct larder_object *o)
 
 enum larder_object_state larder_object_state(const struct larder_object *o)
 {
-    return o->state;
+    return (enum larder_object_state)o->state;
 }
 
 const char *larder_object_key(const struct larder_object *o)
@@ -465,12 +576,12 @@ const char *larder_object_key(const struct larder_object *o)
 
 const char *larder_object_variant_key(const struct larder_object *o)
 {
-    return o->variant_key;
+    return o->variant != NULL ? o->variant->key : NULL;
 }
 
 const char *larder_object_vary(const struct larder_object *o)
 {
-    return o->vary;
+    return o->variant != NULL ? o->variant->vary : NULL;
 }
 
 uint64_t larder_object_body_size(const struct larder_object *o)
@@ -503,24 +614,101 @@ int larder_object_linked(const struct larder_object *o)
     return o->cache != NULL;
 }
 
-void larder_object_head(const struct larder_object *o, struct larder_http_head *out)
+unsigned larder_object_head(const struct larder_object *o, struct larder_http_head *out,
+                            struct larder_http_field *fields, unsigned cap)
 {
+    const char *p, *end;
+    unsigned n = 0;
+
     memset(out, 0, sizeof(*out));
-    out->fields = o->fields;
-    out->nfields = o->nfields;
-    out->fields_cap = o->nfields;
-    out->status = o->status;
+    out->fields = fields;
+    out->fields_cap = cap;
+    out->status = o->fresh.status;
     out->version = 11;
+    if (o->head == NULL)
+        return 0;
+    p = o->head->data;
+    end = p + o->head->len;
+    /* skip the status line; then "Name: value\r\n" lines that larder wrote */
+    p = memchr(p, '\n', (size_t)(end - p));
+    p = p != NULL ? p + 1 : end;
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        const char *colon = memchr(p, ':', (size_t)(end - p));
+        const char *v, *ve;
+
+        if (eol == NULL)
+            eol = end;
+        if (colon != NULL && colon < eol) {
+            if (n < cap) {
+                v = colon + 1;
+                while (v < eol && (*v == ' ' || *v == '\t'))
+                    v++;
+                ve = eol > v && eol[-1] == '\r' ? eol - 1 : eol;
+                fields[n].name = p;
+                fields[n].name_len = (size_t)(colon - p);
+                fields[n].value = v;
+                fields[n].value_len = (size_t)(ve - v);
+                fields[n].flags = 0;
+            }
+            n++;
+        }
+        p = eol + 1;
+    }
+    out->nfields = n < cap ? n : cap;
+    return n;
 }
 
 int larder_object_status(const struct larder_object *o)
 {
-    return o->status;
+    return o->fresh.status;
 }
 
-struct larder_freshness *larder_object_freshness(struct larder_object *o)
+static uint32_t pack_delta(int64_t v)
 {
-    return &o->fresh;
+    return v < 0 ? UINT32_MAX : (uint32_t)(v < LARDER_DELTA_MAX ? v : LARDER_DELTA_MAX);
+}
+
+static int64_t unpack_delta(uint32_t v)
+{
+    return v == UINT32_MAX ? -1 : (int64_t)v;
+}
+
+void larder_object_get_freshness(const struct larder_object *o, struct larder_freshness *f)
+{
+    const struct packed_freshness *p = &o->fresh;
+
+    f->response_time = p->response_time;
+    f->request_time = p->response_time - (int64_t)p->request_delay;
+    f->date = p->date;
+    f->age_value = (int64_t)p->age_value;
+    f->expires = p->expires;
+    f->last_modified = p->last_modified;
+    f->lifetime = (int64_t)p->lifetime;
+    f->corrected_initial_age = (int64_t)p->corrected_initial_age;
+    f->stale_while_revalidate = unpack_delta(p->swr);
+    f->stale_if_error = unpack_delta(p->sie);
+    f->status = p->status;
+    f->flags = p->flags;
+}
+
+void larder_object_set_freshness(struct larder_object *o, const struct larder_freshness *f)
+{
+    struct packed_freshness *p = &o->fresh;
+    int64_t delay = f->response_time - f->request_time;
+
+    p->response_time = f->response_time;
+    p->request_delay = delay < 0 ? 0 : delay > UINT32_MAX - 1 ? UINT32_MAX - 1 : (uint32_t)delay;
+    p->date = f->date;
+    p->age_value = pack_delta(f->age_value);
+    p->expires = f->expires;
+    p->last_modified = f->last_modified;
+    p->lifetime = pack_delta(f->lifetime);
+    p->corrected_initial_age = pack_delta(f->corrected_initial_age);
+    p->swr = pack_delta(f->stale_while_revalidate);
+    p->sie = pack_delta(f->stale_if_error);
+    p->status = (uint16_t)f->status;
+    p->flags = (uint16_t)f->flags;
 }
 
 size_t larder_object_send_head(struct larder_object *o, struct evbuffer *out)
@@ -536,7 +724,7 @@ size_t larder_object_send_body(struct larder_object *o, struct larder_object_cur
     size_t sent = 0;
 
     while (sent < max && cur->block < o->nblocks) {
-        struct block *b = o->blocks[cur->block];
+        struct block *b = body_block(o, cur->block);
         size_t n = b->len - cur->off;
 
         if (n > max - sent)

@@ -230,15 +230,15 @@ static void build_stored_head(struct larder_proxy *px, struct larder_http_head *
 
 /* The stored head of <o> updated from 304 <r>: each field the 304 may
  * replace takes the place of the stored fields of that name. */
-static void build_merged_head(struct larder_object *o, struct larder_http_head *r,
-                              int64_t now, struct head_builder *b)
+static void build_merged_head(struct larder_proxy *px, struct larder_object *o,
+                              struct larder_http_head *r, int64_t now, struct head_builder *b)
 {
     struct larder_http_head stored;
     const char *status_line;
     size_t status_len;
     int has_date = larder_http_find(r, "date", 0) >= 0;
 
-    larder_object_head(o, &stored);
+    larder_object_head(o, &stored, px->scratch, px->scratch_cap);
     /* the status line runs up to the first field (or is all of the head) */
     {
         struct evbuffer *tmp = evbuffer_new();
@@ -303,9 +303,13 @@ static const struct larder_fetch_ops fill_fetch_ops = {
 
 static int serve_stale_on_error(struct larder_fill *f)
 {
-    return f->stale != NULL &&
-           larder_freshness_stale_on_error(larder_object_freshness(f->stale), &f->req_cc,
-                                           larder_wall_s(), f->px->cfg->serve_stale_on_error);
+    struct larder_freshness fr;
+
+    if (f->stale == NULL)
+        return 0;
+    larder_object_get_freshness(f->stale, &fr);
+    return larder_freshness_stale_on_error(&fr, &f->req_cc, larder_wall_s(),
+                                           f->px->cfg->serve_stale_on_error);
 }
 
 static void revalidated(struct larder_fill *f, struct larder_http_msg *resp)
@@ -314,18 +318,19 @@ static void revalidated(struct larder_fill *f, struct larder_http_msg *resp)
     struct head_builder b = { 0 };
     struct larder_http_head merged;
     struct larder_cc merged_cc;
+    struct larder_freshness fr;
     int64_t now = larder_wall_s();
 
     larder_http_mark_hop_by_hop(&resp->head);
-    build_merged_head(f->stale, &resp->head, now, &b);
-    larder_object_set_head(f->stale, b.buf, b.len, b.fields, b.n,
-                           larder_object_status(f->stale));
+    build_merged_head(px, f->stale, &resp->head, now, &b);
+    larder_object_set_head(f->stale, b.buf, b.len, larder_object_status(f->stale));
     hb_free(&b);
-    larder_object_head(f->stale, &merged);
+    larder_object_head(f->stale, &merged, px->scratch, px->scratch_cap);
     larder_freshness_cc_response(&merged, &merged_cc);
-    larder_freshness_refresh(larder_object_freshness(f->stale), &merged, &merged_cc,
-                             &resp->head, f->request_time, now,
+    larder_object_get_freshness(f->stale, &fr);
+    larder_freshness_refresh(&fr, &merged, &merged_cc, &resp->head, f->request_time, now,
                              (int64_t)px->cfg->max_heuristic_freshness);
+    larder_object_set_freshness(f->stale, &fr);
     larder_log(LARDER_LOG_DEBUG, "fill %s: revalidated (304)", f->key);
     tell_object(f, f->stale, LARDER_OUTCOME_REVALIDATED, 304);
 }
@@ -384,7 +389,7 @@ static void on_fill_head(void *arg, struct larder_http_msg *resp)
     unindex(f);
     if (f->stale != NULL && h->status == 304) {
         struct larder_http_head stored;
-        larder_object_head(f->stale, &stored);
+        larder_object_head(f->stale, &stored, px->scratch, px->scratch_cap);
         if (larder_freshness_304_matches(&stored, h)) {
             revalidated(f, resp);
             larder_http_msg_free(resp);
@@ -424,13 +429,17 @@ static void on_fill_head(void *arg, struct larder_http_msg *resp)
         pass_on(f, resp, why);
         return;
     }
-    o = larder_object_new(f->key, variant, vary_len > 0 ? vary : NULL,
+    build_stored_head(px, h, &b);
+    o = larder_object_new(f->key, variant, vary_len > 0 ? vary : NULL, b.len,
                           h->body == LARDER_BODY_LENGTH ? h->content_length : 0);
     free(variant);
-    larder_freshness_init(larder_object_freshness(o), h, &resp_cc, f->request_time,
-                          larder_wall_s(), (int64_t)px->cfg->max_heuristic_freshness);
-    build_stored_head(px, h, &b);
-    larder_object_set_head(o, b.buf, b.len, b.fields, b.n, h->status);
+    {
+        struct larder_freshness fr;
+        larder_freshness_init(&fr, h, &resp_cc, f->request_time, larder_wall_s(),
+                              (int64_t)px->cfg->max_heuristic_freshness);
+        larder_object_set_freshness(o, &fr);
+    }
+    larder_object_set_head(o, b.buf, b.len, h->status);
     hb_free(&b);
     if (f->stale != NULL)
         larder_cache_remove(px->cache, f->stale);

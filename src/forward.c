@@ -350,7 +350,7 @@ void larder_forward_build_head(struct larder_client *cl, struct evbuffer *head, 
     if (stale != NULL) {
         struct larder_http_head sh;
         const struct larder_http_field *etag, *lm;
-        larder_object_head(stale, &sh);
+        larder_object_head(stale, &sh, cl->px->scratch, cl->px->scratch_cap);
         etag = larder_http_get(&sh, "etag");
         lm = larder_http_get(&sh, "last-modified");
         if (etag != NULL)

@@ -246,7 +246,8 @@ static int setup(struct larder_main *m)
         fprintf(stderr, "larder: cannot create the event loop\n");
         return -1;
     }
-    px->scratch = larder_xcalloc(m->cfg.limits.max_fields, sizeof(*px->scratch));
+    px->scratch_cap = m->cfg.limits.max_fields + 16;
+    px->scratch = larder_xcalloc(px->scratch_cap, sizeof(*px->scratch));
     px->stats = larder_stats_new();
     px->dns = larder_dns_new(px->base, &m->cfg);
     if (px->dns == NULL) {

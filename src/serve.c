@@ -48,12 +48,13 @@ static int match_variant(const struct larder_object *o, void *arg)
  * only when that response said it may be shared. */
 static int authorization_allows(const struct larder_client *cl, struct larder_object *o)
 {
-    unsigned flags = larder_object_freshness(o)->flags;
+    struct larder_freshness fr;
 
     if (larder_http_get(&cl->req->head, "authorization") == NULL)
         return 1;
-    return (flags & (LARDER_FRESH_F_PUBLIC | LARDER_FRESH_F_MUST_REVALIDATE |
-                     LARDER_FRESH_F_PROXY_REVALIDATE)) != 0;
+    larder_object_get_freshness(o, &fr);
+    return (fr.flags & (LARDER_FRESH_F_PUBLIC | LARDER_FRESH_F_MUST_REVALIDATE |
+                        LARDER_FRESH_F_PROXY_REVALIDATE)) != 0;
 }
 
 /* ---- sending an object --------------------------------------------------------- */
@@ -64,7 +65,7 @@ static void send_not_modified(struct larder_client *cl, struct larder_object *o,
     size_t before = evbuffer_get_length(out);
     struct larder_http_head sh;
 
-    larder_object_head(o, &sh);
+    larder_object_head(o, &sh, cl->px->scratch, cl->px->scratch_cap);
     evbuffer_add(out, "HTTP/1.1 304 Not Modified\r\n", 27);
     for (unsigned i = 0; i < sh.nfields; i++)
         for (const char *const *n = not_modified_fields; *n != NULL; n++)
@@ -86,23 +87,37 @@ static void send_not_modified(struct larder_client *cl, struct larder_object *o,
     larder_client_finish_response(cl);
 }
 
+static int has_conditionals(const struct larder_http_head *req)
+{
+    for (unsigned i = 0; i < req->nfields; i++) {
+        const struct larder_http_field *f = &req->fields[i];
+        if (f->name_len > 3 && strncasecmp(f->name, "if-", 3) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 /* Starts the response from object <o> (the client's reference is moved in). */
 static void serve_object(struct larder_client *cl, struct larder_object *o)
 {
     struct evbuffer *out = larder_conn_output(cl->conn);
     size_t before = evbuffer_get_length(out);
-    struct larder_freshness *fr = larder_object_freshness(o);
+    struct larder_freshness frs, *fr = &frs;
     int64_t now = larder_wall_s();
-    int64_t age = larder_freshness_age(fr, now);
+    int64_t age;
+
     int status = larder_object_status(o);
     enum larder_object_state st = larder_object_state(o);
     struct larder_http_head sh;
 
+    larder_object_get_freshness(o, fr);
+    age = larder_freshness_age(fr, now);
     cl->cs.has_ttl = 1;
     cl->cs.ttl = larder_freshness_ttl(fr, now);
     larder_object_count_hit(o);
-    larder_object_head(o, &sh);
-    if (status >= 200 && status < 300) {
+    /* the stored head is parsed only when the client sent conditionals */
+    if (status >= 200 && status < 300 && has_conditionals(&cl->req->head)) {
+        larder_object_head(o, &sh, cl->px->scratch, cl->px->scratch_cap);
         switch (larder_freshness_conditional(&cl->req->head, &sh, fr)) {
         case LARDER_COND_NOT_MODIFIED:
             send_not_modified(cl, o, age);
@@ -382,6 +397,7 @@ void larder_serve_request(struct larder_client *cl)
     struct larder_proxy *px = cl->px;
     const struct larder_http_head *h = &cl->req->head;
     struct larder_object *o = NULL;
+    struct larder_freshness fresh;
     char key[4096];
     size_t n;
     int64_t now = larder_wall_s();
@@ -428,7 +444,8 @@ void larder_serve_request(struct larder_client *cl)
         serve_object(cl, o);
         return;
     }
-    switch (larder_freshness_decide(larder_object_freshness(o), &cl->req_cc, now)) {
+    larder_object_get_freshness(o, &fresh);
+    switch (larder_freshness_decide(&fresh, &cl->req_cc, now)) {
     case LARDER_SERVE_FRESH:
         cl->cs.kind = LARDER_CS_HIT;
         cl->outcome = LARDER_OUTCOME_HIT;

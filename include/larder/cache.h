@@ -6,8 +6,8 @@
  * without copying (evbuffer_add_reference).
  *
  * Filling (one writer):
- *     o = larder_object_new(key, variant_key, vary, expected_size);
- *     larder_object_set_head(o, head, len, fields, nfields, status);
+ *     o = larder_object_new(key, variant_key, vary, head_len, expected_size);
+ *     larder_object_set_head(o, head, head_len, status);
  *     larder_cache_insert(c, o);            // index takes its own reference
  *     larder_object_append(o, in);  ...     // readers are woken
  *     larder_object_complete(o);            // or larder_object_abort(o)
@@ -113,21 +113,23 @@ void larder_cache_each(struct larder_cache *c, int (*fn)(struct larder_object *o
 /* ---- objects ------------------------------------------------------------- */
 
 /* A new FILLING object holding one reference for the caller. <variant_key>
- * and <vary> (the normalized Vary field names) may be NULL. <expected> is
- * the body size when known (from Content-Length), else 0. */
+ * and <vary> (the normalized Vary field names) may be NULL. <head_len> is
+ * the size of the head about to be stored and <expected> the body size when
+ * known (from Content-Length), else 0: a small object then lives in a
+ * single allocation with its key, head and body. */
 struct larder_object *larder_object_new(const char *key, const char *variant_key,
-                                        const char *vary, uint64_t expected);
+                                        const char *vary, size_t head_len, uint64_t expected);
 
 struct larder_object *larder_object_retain(struct larder_object *o); /* returns o */
 void larder_object_release(struct larder_object *o);
 
-/* Stores the serialized head <head> (status line and field lines, without
- * framing fields, Age or the final CRLF) and its parse: <fields> point into
- * <head>. Copies both. Replaces a previous head (after a 304): readers that
- * already referenced the old one keep it alive. Returns 0 or -1 (budget). */
-int larder_object_set_head(struct larder_object *o, const char *head, size_t len,
-                           const struct larder_http_field *fields, unsigned nfields,
-                           int status);
+/* Stores the serialized head <head> (status line and "Name: value" field
+ * lines each ending in CRLF, without framing fields, Age or the final
+ * empty line; larder builds it, so it is well formed). Copies it. Replaces
+ * a previous head (after a 304): readers that already referenced the old
+ * one keep it alive. */
+void larder_object_set_head(struct larder_object *o, const char *head, size_t len,
+                            int status);
 
 /* Moves all of <data> into the body. Returns 0, or -1 when the budget cannot
  * take it (the object is then unlinked; the caller decides what to do). */
@@ -147,13 +149,18 @@ uint64_t larder_object_hits(const struct larder_object *o);
 void larder_object_count_hit(struct larder_object *o);
 int larder_object_linked(const struct larder_object *o);
 
-/* The stored head as a parsed view (fields point into the head block; valid
- * until the next larder_object_set_head or the last release). */
-void larder_object_head(const struct larder_object *o, struct larder_http_head *out);
+/* Parses the stored head into <out>, with up to <cap> fields in <fields>
+ * (they point into the head block: valid until the next
+ * larder_object_set_head or the last release). Returns the number of fields
+ * the head has, which may exceed <cap> (the rest are left out). */
+unsigned larder_object_head(const struct larder_object *o, struct larder_http_head *out,
+                            struct larder_http_field *fields, unsigned cap);
 int larder_object_status(const struct larder_object *o);
 
-/* The RFC 9111 facts kept with the object. */
-struct larder_freshness *larder_object_freshness(struct larder_object *o);
+/* The RFC 9111 facts kept with the object (packed inside it: these copy
+ * them out and back in). */
+void larder_object_get_freshness(const struct larder_object *o, struct larder_freshness *f);
+void larder_object_set_freshness(struct larder_object *o, const struct larder_freshness *f);
 
 /* Adds a reference to the stored head bytes to <out>. Returns bytes added. */
 size_t larder_object_send_head(struct larder_object *o, struct evbuffer *out);

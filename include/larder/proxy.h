@@ -36,7 +36,8 @@ struct larder_proxy {
     unsigned nclients;
     int draining;                        /* shutting down: finish, don't start */
     void (*on_drained)(struct larder_proxy *px); /* the last client has gone */
-    struct larder_http_field *scratch;   /* cfg->limits.max_fields parse slots */
+    struct larder_http_field *scratch;   /* parse slots for one head at a time */
+    unsigned scratch_cap;                /* cfg->limits.max_fields + room for ours */
     time_t started;                      /* wall clock at start-up */
 };
 
