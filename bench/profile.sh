@@ -125,7 +125,7 @@ summary() {                     # name wrk-result
     echo
 }
 {
-    echo "larder $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet || echo '+changes'), Release -g, $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "larder $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src include CMakeLists.txt || echo '+changes'), Release -g, $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "wrk: 1 thread, $CONNS connections, ${SECS}s per run under callgrind"
     echo
     summary hit "$HIT"

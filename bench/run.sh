@@ -333,7 +333,7 @@ http_check() {                  # scenario kind path n proxy
     read -r on o304 <<<"$(origin_since "$off")"
     if [ "$R_requests" -eq 0 ]; then
         note="no answers in the check run"; SKIP["$s $p"]=1
-    elif [ $((R_err_status + R_err_connect + R_err_read + R_err_timeout)) -gt 0 ]; then
+    elif [ $((R_err_status + R_err_connect + R_err_read + R_err_write + R_err_timeout)) -gt 0 ]; then
         note="errors in the check run (status $R_err_status, read $R_err_read, timeout $R_err_timeout)"
         SKIP["$s $p"]=1
     else
@@ -372,7 +372,7 @@ http_round() {                  # scenario path n proxy round
     T_TICKS[$k]=$((${T_TICKS[$k]:-0} + c1 - c0))
     T_DUR[$k]=$((${T_DUR[$k]:-0} + R_duration_us))
     T_ON[$k]=$((${T_ON[$k]:-0} + on)) T_304[$k]=$((${T_304[$k]:-0} + o304))
-    T_ERR[$k]=$((${T_ERR[$k]:-0} + R_err_status + R_err_connect + R_err_read + R_err_timeout))
+    T_ERR[$k]=$((${T_ERR[$k]:-0} + R_err_status + R_err_connect + R_err_read + R_err_write + R_err_timeout))
 }
 
 http_report() {                 # scenario kind proxy
@@ -538,7 +538,7 @@ done
 
 say "larder benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -n), $(nproc) cores, $(uname -r)"
 say "  $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-say "  larder $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet 2>/dev/null || echo '+changes'), Release"
+say "  larder $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD -- src include CMakeLists.txt 2>/dev/null || echo '+changes'), Release"
 for p in "${PROXIES[@]}"; do
     case $p in
     larder) v="larder $("$LARDER" --version 2>&1 | grep -o '[0-9][0-9.]*' | head -1 || true)" ;;
