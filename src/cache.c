@@ -711,6 +711,12 @@ void larder_object_set_freshness(struct larder_object *o, const struct larder_fr
     p->flags = (uint16_t)f->flags;
 }
 
+const char *larder_object_head_bytes(const struct larder_object *o, size_t *len_out)
+{
+    *len_out = o->head != NULL ? o->head->len : 0;
+    return o->head != NULL ? o->head->data : "";
+}
+
 size_t larder_object_send_head(struct larder_object *o, struct evbuffer *out)
 {
     if (o->head == NULL || send_ref(out, o->head, 0, o->head->len) != 0)

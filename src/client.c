@@ -174,11 +174,16 @@ void larder_client_wake(struct larder_client *cl)
 static void log_request(struct larder_client *cl)
 {
     struct larder_access_entry e;
-    char *url = NULL;
+    char *url = NULL, saved = 0;
     uint64_t dur = larder_now_us() - cl->start_us;
 
-    if (cl->req != NULL)
-        url = larder_xstrndup(cl->req->head.target, cl->req->head.target_len);
+    if (cl->req != NULL) {
+        /* the target in our copy of the head is followed by a space: end it
+         * there for a moment rather than copy it */
+        url = (char *)cl->req->head.target;
+        saved = url[cl->req->head.target_len];
+        url[cl->req->head.target_len] = '\0';
+    }
     memset(&e, 0, sizeof(e));
     e.start = cl->start_tv;
     e.client = cl->addr;
@@ -193,7 +198,8 @@ static void log_request(struct larder_client *cl)
     larder_stats_request(cl->px->stats, cl->outcome, cl->host, cl->bytes_out, cl->bytes_in, dur);
     if (cl->outcome == LARDER_OUTCOME_ERROR)
         larder_stats_error(cl->px->stats, cl->error_kind);
-    free(url);
+    if (url != NULL)
+        url[cl->req->head.target_len] = saved;
 }
 
 static void begin_request(struct larder_client *cl)
@@ -277,10 +283,12 @@ void larder_client_respond(struct larder_client *cl, int status, const char *fie
     struct evbuffer *out = larder_conn_output(cl->conn);
     size_t before = evbuffer_get_length(out);
 
-    evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", status, larder_http_reason(status));
+    larder_http_add_status_line(out, status, NULL, 0);
     if (type != NULL)
-        evbuffer_add_printf(out, "Content-Type: %s\r\n", type);
-    evbuffer_add_printf(out, "Content-Length: %zu\r\n%s", body_len, fields ? fields : "");
+        larder_http_add_field(out, "Content-Type", type, strlen(type));
+    larder_http_add_field_u64(out, "Content-Length", body_len);
+    if (fields != NULL)
+        evbuffer_add(out, fields, strlen(fields));
     larder_client_end_head(cl, out, NULL, 0);
     if (!larder_client_is_head(cl))
         evbuffer_add(out, body, body_len);

@@ -234,29 +234,26 @@ static void build_merged_head(struct larder_proxy *px, struct larder_object *o,
                               struct larder_http_head *r, int64_t now, struct head_builder *b)
 {
     struct larder_http_head stored;
-    const char *status_line;
-    size_t status_len;
+    size_t raw_len, status_len;
+    const char *raw = larder_object_head_bytes(o, &raw_len);
+    const char *eol = memchr(raw, '\n', raw_len);
     int has_date = larder_http_find(r, "date", 0) >= 0;
+    unsigned char small[64], *replaces = r->nfields <= sizeof(small) ? small
+                                           : larder_xmalloc(r->nfields);
 
-    larder_object_head(o, &stored, px->scratch, px->scratch_cap);
+    /* which of the 304's fields replace stored ones: asked once each */
+    for (unsigned k = 0; k < r->nfields; k++)
+        replaces[k] = (unsigned char)larder_freshness_304_replaces(r, &r->fields[k]);
     /* the status line runs up to the first field (or is all of the head) */
-    {
-        struct evbuffer *tmp = evbuffer_new();
-        size_t n = larder_object_send_head(o, tmp);
-        const char *raw = (const char *)evbuffer_pullup(tmp, (ev_ssize_t)n);
-        const char *eol = memchr(raw, '\n', n);
-        status_line = raw;
-        status_len = eol != NULL ? (size_t)(eol - raw) + 1 : n;
-        hb_put(b, status_line, status_len);
-        evbuffer_free(tmp);
-    }
+    status_len = eol != NULL ? (size_t)(eol - raw) + 1 : raw_len;
+    hb_put(b, raw, status_len);
+    larder_object_head(o, &stored, px->scratch, px->scratch_cap);
     for (unsigned i = 0; i < stored.nfields; i++) {
         const struct larder_http_field *f = &stored.fields[i];
         int replaced = 0;
         for (unsigned k = 0; k < r->nfields && !replaced; k++)
-            if (r->fields[k].name_len == f->name_len &&
-                strncasecmp(r->fields[k].name, f->name, f->name_len) == 0 &&
-                larder_freshness_304_replaces(r, &r->fields[k]))
+            if (replaces[k] && r->fields[k].name_len == f->name_len &&
+                strncasecmp(r->fields[k].name, f->name, f->name_len) == 0)
                 replaced = 1;
         if (has_date == 0 && larder_http_field_is(f, "date"))
             replaced = 1; /* a 304 without Date: the stored Date is now wrong */
@@ -264,10 +261,11 @@ static void build_merged_head(struct larder_proxy *px, struct larder_object *o,
             hb_field(b, f->name, f->name_len, f->value, f->value_len);
     }
     for (unsigned k = 0; k < r->nfields; k++)
-        if (larder_freshness_304_replaces(r, &r->fields[k]) &&
-            !larder_http_field_is(&r->fields[k], "via"))
+        if (replaces[k] && !larder_http_field_is(&r->fields[k], "via"))
             hb_field(b, r->fields[k].name, r->fields[k].name_len, r->fields[k].value,
                      r->fields[k].value_len);
+    if (replaces != small)
+        free(replaces);
     if (!has_date) {
         char date[32];
         larder_freshness_date_format(now, date);

@@ -69,6 +69,19 @@ static void invalidate_after(struct larder_client *cl, const struct larder_http_
     invalidate_ref(cl, inv.content_location, inv.content_location_len);
 }
 
+/* Appends our Via entry for a message received with HTTP version <version>. */
+static void add_via(const struct larder_client *cl, struct evbuffer *out, int version)
+{
+    char v[300];
+    size_t n = strlen(cl->px->via_name);
+
+    if (n > sizeof(v) - 5)
+        n = sizeof(v) - 5;
+    memcpy(v, version >= 11 ? "1.1 " : "1.0 ", 4);
+    memcpy(v + 4, cl->px->via_name, n);
+    larder_http_add_field(out, "Via", v, n + 4);
+}
+
 /* ---- the origin's side ----------------------------------------------------------- */
 
 void larder_forward_interim(void *arg, struct larder_http_head *h)
@@ -115,15 +128,11 @@ static void on_fetch_head(void *arg, struct larder_http_msg *resp)
         cl->framing = OUT_CLOSE;
         cl->keepalive = 0;
     }
-    if (h->reason_len > 0)
-        evbuffer_add_printf(out, "HTTP/1.1 %d %.*s\r\n", h->status, (int)h->reason_len, h->reason);
-    else
-        evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", h->status, larder_http_reason(h->status));
+    larder_http_add_status_line(out, h->status, h->reason, h->reason_len);
     larder_http_write_fields(out, h);
-    evbuffer_add_printf(out, "Via: %s %s\r\n", h->version >= 11 ? "1.1" : "1.0",
-                        cl->px->via_name);
+    add_via(cl, out, h->version);
     if (cl->framing == OUT_LENGTH)
-        evbuffer_add_printf(out, "Content-Length: %llu\r\n", (unsigned long long)h->content_length);
+        larder_http_add_field_u64(out, "Content-Length", h->content_length);
     else if (cl->framing == OUT_CHUNKED)
         evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
     larder_client_end_head(cl, out, NULL, 0);
@@ -328,10 +337,24 @@ void larder_forward_build_head(struct larder_client *cl, struct evbuffer *head, 
     char hostfield[300];
     long mf = max_forwards(cl);
 
-    evbuffer_add_printf(head, "%s %s%.*s HTTP/1.1\r\n", for_cache ? "GET" : cl->method,
-                        path_len == 0 || path[0] == '?' ? "/" : "", (int)path_len, path);
-    larder_url_host_field(&cl->url, hostfield, sizeof(hostfield));
-    evbuffer_add_printf(head, "Host: %s\r\n", hostfield);
+    {
+        const char *m = for_cache ? "GET" : cl->method;
+        evbuffer_add(head, m, strlen(m));
+        evbuffer_add(head, path_len == 0 || path[0] == '?' ? " /" : " ", path_len == 0 || path[0] == '?' ? 2 : 1);
+        evbuffer_add(head, path, path_len);
+        evbuffer_add(head, " HTTP/1.1\r\n", 11);
+    }
+    {
+        size_t hn = larder_url_host_field(&cl->url, hostfield, sizeof(hostfield));
+        if (hn < sizeof(hostfield)) {
+            larder_http_add_field(head, "Host", hostfield, hn);
+        } else { /* a long name: never send it cut */
+            char *big = larder_xmalloc(hn + 1);
+            larder_url_host_field(&cl->url, big, hn + 1);
+            larder_http_add_field(head, "Host", big, hn);
+            free(big);
+        }
+    }
     larder_http_mark_hop_by_hop(h);
     larder_http_drop(h, "host");
     if (mf > 0) {
@@ -354,16 +377,14 @@ void larder_forward_build_head(struct larder_client *cl, struct evbuffer *head, 
         etag = larder_http_get(&sh, "etag");
         lm = larder_http_get(&sh, "last-modified");
         if (etag != NULL)
-            evbuffer_add_printf(head, "If-None-Match: %.*s\r\n", (int)etag->value_len, etag->value);
+            larder_http_add_field(head, "If-None-Match", etag->value, etag->value_len);
         if (lm != NULL)
-            evbuffer_add_printf(head, "If-Modified-Since: %.*s\r\n", (int)lm->value_len, lm->value);
+            larder_http_add_field(head, "If-Modified-Since", lm->value, lm->value_len);
     }
-    evbuffer_add_printf(head, "Via: %s %s\r\n", h->version >= 11 ? "1.1" : "1.0",
-                        cl->px->via_name);
+    add_via(cl, head, h->version);
     if (!for_cache) {
         if (h->body == LARDER_BODY_LENGTH)
-            evbuffer_add_printf(head, "Content-Length: %llu\r\n",
-                                (unsigned long long)h->content_length);
+            larder_http_add_field_u64(head, "Content-Length", h->content_length);
         else if (h->body == LARDER_BODY_CHUNKED)
             evbuffer_add(head, "Transfer-Encoding: chunked\r\n", 28);
     }

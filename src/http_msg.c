@@ -106,6 +106,62 @@ int larder_http_write_fields(struct evbuffer *out, const struct larder_http_head
     return 0;
 }
 
+/* These build a line on the stack and add it with one evbuffer_add: they
+ * run for every response, and printf costs several times as much. */
+void larder_http_add_status_line(struct evbuffer *out, int status, const char *reason,
+                                 size_t reason_len)
+{
+    char line[160];
+    size_t n = 9;
+
+    if (reason_len == 0) {
+        reason = larder_http_reason(status);
+        reason_len = strlen(reason);
+    }
+    if (reason_len > sizeof(line) - 16)
+        reason_len = sizeof(line) - 16;
+    memcpy(line, "HTTP/1.1 ", 9);
+    if (status < 100 || status > 999)
+        status = 500;
+    line[n++] = (char)('0' + status / 100);
+    line[n++] = (char)('0' + status / 10 % 10);
+    line[n++] = (char)('0' + status % 10);
+    line[n++] = ' ';
+    memcpy(line + n, reason, reason_len);
+    n += reason_len;
+    line[n++] = '\r';
+    line[n++] = '\n';
+    evbuffer_add(out, line, n);
+}
+
+void larder_http_add_field(struct evbuffer *out, const char *name, const char *value,
+                           size_t value_len)
+{
+    char line[512];
+    size_t nlen = strlen(name);
+
+    if (nlen + value_len + 4 > sizeof(line)) {
+        evbuffer_add(out, name, nlen);
+        evbuffer_add(out, ": ", 2);
+        evbuffer_add(out, value, value_len);
+        evbuffer_add(out, "\r\n", 2);
+        return;
+    }
+    memcpy(line, name, nlen);
+    line[nlen] = ':';
+    line[nlen + 1] = ' ';
+    memcpy(line + nlen + 2, value, value_len);
+    memcpy(line + nlen + 2 + value_len, "\r\n", 2);
+    evbuffer_add(out, line, nlen + value_len + 4);
+}
+
+void larder_http_add_field_u64(struct evbuffer *out, const char *name, uint64_t value)
+{
+    char digits[24];
+
+    larder_http_add_field(out, name, digits, larder_fmt_u64(digits, value));
+}
+
 const struct larder_http_field *larder_http_get(const struct larder_http_head *h,
                                                 const char *name)
 {

@@ -162,6 +162,9 @@ int larder_object_status(const struct larder_object *o);
 void larder_object_get_freshness(const struct larder_object *o, struct larder_freshness *f);
 void larder_object_set_freshness(struct larder_object *o, const struct larder_freshness *f);
 
+/* The stored head bytes (valid like larder_object_head's fields). */
+const char *larder_object_head_bytes(const struct larder_object *o, size_t *len_out);
+
 /* Adds a reference to the stored head bytes to <out>. Returns bytes added. */
 size_t larder_object_send_head(struct larder_object *o, struct evbuffer *out);
 

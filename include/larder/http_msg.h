@@ -11,6 +11,7 @@
 #define LARDER_HTTP_MSG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "larder/http_parse.h"
 
@@ -41,6 +42,16 @@ void larder_http_drop(struct larder_http_head *h, const char *name);
 
 /* Appends "Name: value\r\n" for every field not marked DROP. Returns 0/-1. */
 int larder_http_write_fields(struct evbuffer *out, const struct larder_http_head *h);
+
+/* Appends "HTTP/1.1 <status> <reason>\r\n" (the standard reason when
+ * <reason_len> is 0). */
+void larder_http_add_status_line(struct evbuffer *out, int status, const char *reason,
+                                 size_t reason_len);
+
+/* Appends "<name>: <value>\r\n", and the same with a decimal value. */
+void larder_http_add_field(struct evbuffer *out, const char *name, const char *value,
+                           size_t value_len);
+void larder_http_add_field_u64(struct evbuffer *out, const char *name, uint64_t value);
 
 /* Value of the first field named <name> (not dropped), or NULL. */
 const struct larder_http_field *larder_http_get(const struct larder_http_head *h,
