@@ -202,6 +202,8 @@ static int on_object(struct larder_object *o, void *arg)
     enum larder_object_state st = larder_object_state(o);
 
     larder_object_get_freshness(o, f);
+    if (larder_object_is_mark(o, NULL))
+        return 0; /* not a response */
     if (w->n >= w->limit)
         return 1;
     if (w->q[0] != '\0' && strcasestr(key, w->q) == NULL)

@@ -61,6 +61,7 @@ struct larder_object {
     unsigned refs;
     uint8_t state;                  /* enum larder_object_state */
     uint8_t embed_body;             /* room for the body follows the head's */
+    uint8_t mark;                   /* not a response: "uncacheable until" */
     uint16_t key_len;
     uint32_t hits;
     uint32_t nblocks;               /* body blocks: b0, then more[] */
@@ -203,7 +204,8 @@ static void unlink_object(struct larder_cache *c, struct larder_object *o)
     o->vnext = NULL;
     DL_DELETE2(c->lru, o, lprev, lnext);
     c->bytes -= o->cost;
-    c->stats.objects--;
+    if (!o->mark)
+        c->stats.objects--;
     o->cache = NULL;
     larder_object_release(o);
 }
@@ -297,10 +299,23 @@ int larder_cache_insert(struct larder_cache *c, struct larder_object *o)
     DL_PREPEND2(c->lru, o, lprev, lnext);
     larder_object_retain(o);
     c->bytes += o->cost;
-    c->stats.objects++;
-    c->stats.inserts++;
+    if (!o->mark) {
+        c->stats.objects++;
+        c->stats.inserts++;
+    }
     evict(c, o);
     return 0;
+}
+
+void larder_cache_mark_uncacheable(struct larder_cache *c, const char *key, int64_t until)
+{
+    struct larder_object *o = larder_object_new(key, NULL, NULL, 0, 0);
+
+    o->mark = 1;
+    o->state = LARDER_OBJ_COMPLETE;
+    o->fresh.expires = until;
+    larder_cache_insert(c, o);
+    larder_object_release(o);
 }
 
 void larder_cache_remove(struct larder_cache *c, struct larder_object *o)
@@ -567,6 +582,13 @@ void larder_object_abort(struct larder_object *o)
 enum larder_object_state larder_object_state(const struct larder_object *o)
 {
     return (enum larder_object_state)o->state;
+}
+
+int larder_object_is_mark(const struct larder_object *o, int64_t *until_out)
+{
+    if (o->mark && until_out != NULL)
+        *until_out = o->fresh.expires;
+    return o->mark;
 }
 
 const char *larder_object_key(const struct larder_object *o)

@@ -133,6 +133,10 @@ static const struct config_option options[] = {
     { "coalesce_timeout", OPT_MSEC, "10s", OFF(coalesce_timeout), 1, 0, 0, NULL,
       "How long a request waits for an identical request already being fetched "
       "from the origin before it goes to the origin itself." },
+    { "uncacheable_ttl", OPT_SECONDS, "60s", OFF(uncacheable_ttl), 0, 0, 0, NULL,
+      "After a response for a URL could not be stored (no-store, private, ...), "
+      "requests for it go straight to the origin, without waiting on each "
+      "other, for this long; 0 turns this off." },
 };
 
 #define NOPTIONS (sizeof options / sizeof options[0])

@@ -424,6 +424,12 @@ static void on_fill_head(void *arg, struct larder_http_msg *resp)
         /* a new answer supersedes what was stored, unless it is an error */
         if (f->stale != NULL && h->status < 500)
             larder_cache_remove(px->cache, f->stale);
+        /* what the URL answers (not who asked, nor a passing failure) keeps
+         * it out of the cache: say so, so the next requests pass straight */
+        if (strcmp(why, "authorization") != 0 && !(f->req_cc.flags & LARDER_CC_F_NO_STORE) &&
+            h->status < 500 && px->cfg->uncacheable_ttl > 0)
+            larder_cache_mark_uncacheable(px->cache, f->key,
+                                          larder_wall_s() + (int64_t)px->cfg->uncacheable_ttl);
         pass_on(f, resp, why);
         return;
     }

@@ -398,6 +398,7 @@ void larder_serve_request(struct larder_client *cl)
     const struct larder_http_head *h = &cl->req->head;
     struct larder_object *o = NULL;
     struct larder_freshness fresh;
+    int64_t until = 0;
     char key[4096];
     size_t n;
     int64_t now = larder_wall_s();
@@ -414,6 +415,20 @@ void larder_serve_request(struct larder_client *cl)
     }
     cl->key = larder_xstrdup(key);
     o = larder_cache_lookup(px->cache, key, match_variant, cl);
+    if (o != NULL && larder_object_is_mark(o, &until)) {
+        int fresh_mark = until > now;
+        if (!fresh_mark)
+            larder_cache_remove(px->cache, o);
+        larder_object_release(o);
+        o = NULL;
+        if (fresh_mark && !(cl->req_cc.flags & LARDER_CC_F_ONLY_IF_CACHED)) {
+            /* known not to be storable: no fill, no waiting on others */
+            cl->cs.kind = LARDER_CS_URI_MISS;
+            cl->outcome = LARDER_OUTCOME_MISS;
+            larder_forward_start(cl);
+            return;
+        }
+    }
     if (o != NULL && !authorization_allows(cl, o)) {
         larder_object_release(o);
         o = NULL;

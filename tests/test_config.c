@@ -83,6 +83,7 @@ static uint64_t get_number(const struct larder_config *c, const char *name)
     F("max_heuristic_freshness", max_heuristic_freshness);
     F("serve_stale_on_error", serve_stale_on_error);
     F("coalesce_timeout", coalesce_timeout);
+    F("uncacheable_ttl", uncacheable_ttl);
 #undef F
     fail_msg("no numeric option '%s'", name);
     return 0;
@@ -134,6 +135,7 @@ static const struct { const char *name; uint64_t value; } default_numbers[] = {
     { "max_heuristic_freshness", 86400 },
     { "serve_stale_on_error", 0 },
     { "coalesce_timeout", 10000 },
+    { "uncacheable_ttl", 60 },
 };
 
 static void test_defaults(void **state)
@@ -1005,6 +1007,7 @@ static const struct { const char *name; const char *def; } help_defaults[] = {
     { "max-heuristic-freshness", "1d" },
     { "serve-stale-on-error", "off" },
     { "coalesce-timeout", "10s" },
+    { "uncacheable-ttl", "60s" },
 };
 
 static void test_help_lists_every_option(void **state)

@@ -47,7 +47,8 @@ enum larder_object_state {
 };
 
 struct larder_cache_stats {
-    uint64_t objects;         /* objects in the index */
+    uint64_t objects;         /* responses in the index (not counting the marks
+                                 of uncacheable URLs, whose bytes count) */
     uint64_t bytes;           /* what they cost, all included */
     uint64_t budget;          /* cache_size */
     uint64_t inserts;
@@ -97,6 +98,12 @@ int larder_cache_has_key(const struct larder_cache *c, const char *key);
  * budget (it is not linked). */
 int larder_cache_insert(struct larder_cache *c, struct larder_object *o);
 
+/* Remembers, until <until> (wall-clock seconds), that the response for
+ * <key> could not be stored: a mark takes the place of its variants, and
+ * larder_cache_lookup() returns it like an object (see
+ * larder_object_is_mark()). */
+void larder_cache_mark_uncacheable(struct larder_cache *c, const char *key, int64_t until);
+
 /* Unlinks <o> if it is linked. */
 void larder_cache_remove(struct larder_cache *c, struct larder_object *o);
 
@@ -139,6 +146,10 @@ void larder_object_complete(struct larder_object *o);
 void larder_object_abort(struct larder_object *o);
 
 enum larder_object_state larder_object_state(const struct larder_object *o);
+
+/* Whether <o> is a mark left by larder_cache_mark_uncacheable() rather than
+ * a response; *until_out (may be NULL) gets its end. */
+int larder_object_is_mark(const struct larder_object *o, int64_t *until_out);
 const char *larder_object_key(const struct larder_object *o);
 const char *larder_object_variant_key(const struct larder_object *o);
 const char *larder_object_vary(const struct larder_object *o);   /* NULL: no Vary */

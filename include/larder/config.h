@@ -73,6 +73,8 @@ struct larder_config {
     uint64_t max_heuristic_freshness;  /* seconds */
     int serve_stale_on_error;          /* boolean */
     uint64_t coalesce_timeout;         /* milliseconds */
+    uint64_t uncacheable_ttl;          /* seconds a URL whose response could not be
+                                          stored goes straight to the origin */
 };
 
 /* What the command line asks larder to do. */
