@@ -108,6 +108,7 @@ static void client_free(struct larder_client *cl)
     larder_conn_free(cl->conn);
     evbuffer_free(cl->scratch);
     evbuffer_free(cl->framed);
+    evbuffer_free(cl->headbuf);
     DL_DELETE(px->clients, cl);
     px->nclients--;
     free(cl);
@@ -280,19 +281,19 @@ void larder_client_end_head(struct larder_client *cl, struct evbuffer *out,
 void larder_client_respond(struct larder_client *cl, int status, const char *fields,
                            const char *type, const char *body, size_t body_len)
 {
-    struct evbuffer *out = larder_conn_output(cl->conn);
-    size_t before = evbuffer_get_length(out);
+    struct evbuffer *hb = cl->headbuf;
 
-    larder_http_add_status_line(out, status, NULL, 0);
+    larder_http_add_status_line(hb, status, NULL, 0);
     if (type != NULL)
-        larder_http_add_field(out, "Content-Type", type, strlen(type));
-    larder_http_add_field_u64(out, "Content-Length", body_len);
+        larder_http_add_field(hb, "Content-Type", type, strlen(type));
+    larder_http_add_field_u64(hb, "Content-Length", body_len);
     if (fields != NULL)
-        evbuffer_add(out, fields, strlen(fields));
-    larder_client_end_head(cl, out, NULL, 0);
+        evbuffer_add(hb, fields, strlen(fields));
+    larder_client_end_head(cl, hb, NULL, 0);
     if (!larder_client_is_head(cl))
-        evbuffer_add(out, body, body_len);
-    cl->bytes_out += evbuffer_get_length(out) - before;
+        evbuffer_add(hb, body, body_len);
+    cl->bytes_out += evbuffer_get_length(hb);
+    evbuffer_add_buffer(larder_conn_output(cl->conn), hb);
     cl->status = status;
     cl->resp_started = 1;
 }
@@ -880,6 +881,7 @@ void larder_client_accept(struct larder_proxy *px, evutil_socket_t fd,
     cl->wake = event_new(px->base, -1, 0, on_wake, cl);
     cl->scratch = evbuffer_new();
     cl->framed = evbuffer_new();
+    cl->headbuf = evbuffer_new();
     cl->allowed = larder_acl_match(&cfg->client_allow, sa);
     cl->admin_allowed = larder_acl_match(&cfg->admin_allow, sa);
     cl->body_done = 1;

@@ -40,6 +40,7 @@ struct larder_conn {
     unsigned connecting : 1;
     unsigned shut_pending : 1;    /* FIN once the output is written */
     unsigned shut_done : 1;
+    unsigned flush_pending : 1;   /* the flush event is active */
 };
 
 static struct timeval ms_tv(uint64_t ms)
@@ -198,6 +199,7 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
 
+    c->flush_pending = 0;
     if (!c->wev_added)
         do_write(c);
 }
@@ -219,8 +221,10 @@ static void on_connected(struct larder_conn *c)
     }
     c->connecting = 0;
     update_read(c);
-    if (evbuffer_get_length(c->out) > 0)
+    if (evbuffer_get_length(c->out) > 0 && !c->flush_pending) {
+        c->flush_pending = 1;
         event_active(c->flush, EV_TIMEOUT, 0);
+    }
     if (c->event_cb != NULL)
         c->event_cb(c, LARDER_CONN_CONNECTED, c->arg);
 }
@@ -247,8 +251,10 @@ static void on_output_changed(struct evbuffer *buf, const struct evbuffer_cb_inf
     struct larder_conn *c = arg;
     (void)buf;
 
-    if (info->n_added > 0 && !c->wev_added && !c->connecting)
+    if (info->n_added > 0 && !c->wev_added && !c->connecting && !c->flush_pending) {
+        c->flush_pending = 1;
         event_active(c->flush, EV_TIMEOUT, 0);
+    }
 }
 
 /* ---- lifetime -------------------------------------------------------------------- */

@@ -103,8 +103,7 @@ static void on_fetch_head(void *arg, struct larder_http_msg *resp)
 {
     struct larder_client *cl = arg;
     struct larder_http_head *h = &resp->head;
-    struct evbuffer *out = larder_conn_output(cl->conn);
-    size_t before = evbuffer_get_length(out);
+    struct evbuffer *out = cl->headbuf;
     int no_body = larder_client_is_head(cl) || h->status == 204 || h->status == 304;
 
     cl->upstream_status = h->status;
@@ -136,7 +135,8 @@ static void on_fetch_head(void *arg, struct larder_http_msg *resp)
     else if (cl->framing == OUT_CHUNKED)
         evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
     larder_client_end_head(cl, out, NULL, 0);
-    cl->bytes_out += evbuffer_get_length(out) - before;
+    cl->bytes_out += evbuffer_get_length(out);
+    evbuffer_add_buffer(larder_conn_output(cl->conn), out);
     cl->resp_started = 1;
     larder_http_msg_free(resp);
 }

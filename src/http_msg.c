@@ -47,11 +47,16 @@ void larder_http_msg_free(struct larder_http_msg *m)
     free(m);
 }
 
-static const char *const hop_by_hop[] = {
-    "connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade",
-    "proxy-authenticate", "proxy-authorization", "content-length",
-    "transfer-encoding", NULL
+#define NAME(s) { s, sizeof(s) - 1 }
+static const struct {
+    const char *name;
+    size_t len;
+} hop_by_hop[] = {
+    NAME("connection"), NAME("keep-alive"), NAME("proxy-connection"), NAME("te"),
+    NAME("trailer"), NAME("upgrade"), NAME("proxy-authenticate"),
+    NAME("proxy-authorization"), NAME("content-length"), NAME("transfer-encoding"),
 };
+#undef NAME
 
 struct named_ctx {
     struct larder_http_head *h;
@@ -75,12 +80,14 @@ void larder_http_mark_hop_by_hop(struct larder_http_head *h)
 
     for (unsigned i = 0; i < h->nfields; i++) {
         struct larder_http_field *f = &h->fields[i];
-        for (const char *const *n = hop_by_hop; *n != NULL; n++)
-            if (larder_http_field_is(f, *n))
+        for (size_t k = 0; k < sizeof(hop_by_hop) / sizeof(hop_by_hop[0]); k++)
+            if (larder_http_field_is_n(f, hop_by_hop[k].name, hop_by_hop[k].len)) {
                 f->flags |= LARDER_FIELD_F_DROP;
-        /* each field named by Connection (or Proxy-Connection) is hop-by-hop */
-        if (larder_http_field_is(f, "connection") || larder_http_field_is(f, "proxy-connection"))
-            larder_http_list_each(f->value, f->value_len, drop_named_cb, &ctx);
+                /* each field named by Connection (or Proxy-Connection) too */
+                if (k == 0 || k == 2)
+                    larder_http_list_each(f->value, f->value_len, drop_named_cb, &ctx);
+                break;
+            }
     }
 }
 

@@ -71,6 +71,11 @@ int larder_http_field_is(const struct larder_http_field *f, const char *name)
     return eq_nocase(f->name, f->name_len, name);
 }
 
+int larder_http_field_is_n(const struct larder_http_field *f, const char *name, size_t len)
+{
+    return f->name_len == len && strncasecmp(f->name, name, len) == 0;
+}
+
 int larder_http_find(const struct larder_http_head *head, const char *name,
                      unsigned from)
 {
@@ -404,7 +409,7 @@ static int content_length(const struct larder_http_head *h, uint64_t *value)
 
     for (unsigned i = 0; i < h->nfields; i++) {
         const struct larder_http_field *f = &h->fields[i];
-        if (!larder_http_field_is(f, "content-length"))
+        if (!LARDER_FIELD_IS(f, "content-length"))
             continue;
         any = 1;
         /* an empty element (", 5", "5,,5", "") is not a Content-Length */
@@ -456,7 +461,7 @@ static void scan_connection(struct larder_http_head *h)
 {
     for (unsigned i = 0; i < h->nfields; i++) {
         const struct larder_http_field *f = &h->fields[i];
-        if (larder_http_field_is(f, "connection")) {
+        if (LARDER_FIELD_IS(f, "connection")) {
             if (larder_http_list_has(f->value, f->value_len, "close"))
                 h->flags |= LARDER_HEAD_F_CONN_CLOSE;
             if (larder_http_list_has(f->value, f->value_len, "keep-alive"))
@@ -472,15 +477,15 @@ static int request_framing(struct larder_http_head *h)
 
     for (unsigned i = 0; i < h->nfields; i++) {
         const struct larder_http_field *f = &h->fields[i];
-        if (larder_http_field_is(f, "transfer-encoding")) {
+        if (LARDER_FIELD_IS(f, "transfer-encoding")) {
             te = (int)i;
             te_lines++;
-        } else if (larder_http_field_is(f, "host")) {
+        } else if (LARDER_FIELD_IS(f, "host")) {
             hosts++;
             for (size_t k = 0; k < f->value_len; k++)
                 if (!is_host_char((unsigned char)f->value[k]))
                     return fail(h, 400, "invalid Host");
-        } else if (larder_http_field_is(f, "expect")) {
+        } else if (LARDER_FIELD_IS(f, "expect")) {
             if (larder_http_list_has(f->value, f->value_len, "100-continue"))
                 h->flags |= LARDER_HEAD_F_EXPECT_CONTINUE;
         }
@@ -533,7 +538,7 @@ static int response_framing(struct larder_http_head *h, const char *method, size
     uint64_t len = 0;
 
     for (unsigned i = 0; i < h->nfields; i++) {
-        if (larder_http_field_is(&h->fields[i], "transfer-encoding")) {
+        if (LARDER_FIELD_IS(&h->fields[i], "transfer-encoding")) {
             te = (int)i;
             te_lines++;
         }

@@ -88,6 +88,8 @@ struct larder_client {
     int body_chunked_out;
     struct evbuffer *scratch; /* de-framed request body */
     struct evbuffer *framed;  /* re-framed request body */
+    struct evbuffer *headbuf; /* a response head being put together: it joins
+                                 the output in one move */
 
     /* where the response comes from */
     struct larder_fetch *fetch;        /* passing through */

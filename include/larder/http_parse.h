@@ -135,8 +135,11 @@ int larder_http_parse_response(const char *buf, size_t len,
 
 /* ---- field helpers (pure) ---------------------------------------------- */
 
-/* Case-insensitive comparison of a field name with a NUL-terminated name. */
+/* Case-insensitive comparison of a field name with a NUL-terminated name,
+ * or with <len> bytes of <name>; LARDER_FIELD_IS takes a string literal. */
 int larder_http_field_is(const struct larder_http_field *f, const char *name);
+int larder_http_field_is_n(const struct larder_http_field *f, const char *name, size_t len);
+#define LARDER_FIELD_IS(f, lit) larder_http_field_is_n((f), (lit), sizeof(lit) - 1)
 
 /* Index of the first field named <name> at or after <from>, or -1. */
 int larder_http_find(const struct larder_http_head *head, const char *name,
