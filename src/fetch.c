@@ -47,9 +47,9 @@ struct larder_fetch {
     int in_cb;                /* inside a sink callback */
     int dead;                 /* aborted by the sink while in a callback */
     enum fetch_state state;
-    struct evbuffer *pending; /* request bytes waiting for a connection */
-    struct evbuffer *head_copy; /* the request head again, for the retry */
-    struct evbuffer *decoded; /* response body bytes on their way to the sink */
+    struct evbuffer *pending; /* request bytes waiting for a connection (or NULL) */
+    char *head_copy;          /* the request head again, for the retry */
+    size_t head_len;
     struct larder_upconnect *connecting;
     struct larder_upconn *uc;
     struct larder_body_reader body;
@@ -65,13 +65,9 @@ static void fetch_free(struct larder_fetch *f)
         larder_conn_setcb(larder_upconn_conn(f->uc), NULL, NULL, NULL, NULL);
         larder_upstream_release(f->uc, 0);
     }
-    evbuffer_free(f->pending);
-    if (f->head_copy != NULL)
-        evbuffer_free(f->head_copy);
-    evbuffer_free(f->decoded);
-    free(f->host);
-    free(f->method);
-    free(f);
+    if (f->pending != NULL)
+        evbuffer_free(f->pending);
+    free(f); /* host, method and head copy live in the same allocation */
 }
 
 /* Brackets a sink callback. Returns -1 when the sink aborted the fetch in
@@ -142,8 +138,10 @@ static void retry(struct larder_fetch *f)
     f->uc = NULL;
     f->retried = 1;
     f->state = F_CONNECTING;
+    if (f->pending == NULL)
+        f->pending = evbuffer_new();
     evbuffer_drain(f->pending, evbuffer_get_length(f->pending));
-    evbuffer_add_buffer(f->pending, f->head_copy);
+    evbuffer_add(f->pending, f->head_copy, f->head_len);
     f->connecting = larder_upstream_connect(f->px->upstream, f->host, f->port, on_connected, f);
 }
 
@@ -218,15 +216,16 @@ static int read_body(struct larder_fetch *f, struct evbuffer *in)
 {
     while (!f->paused) {
         size_t before = evbuffer_get_length(in);
-        int rc = larder_body_read(&f->body, in, f->decoded, SIZE_MAX);
+        struct evbuffer *decoded = f->px->decoded;
+        int rc = larder_body_read(&f->body, in, decoded, SIZE_MAX);
 
         f->bytes_in += before - evbuffer_get_length(in);
-        if (evbuffer_get_length(f->decoded) > 0) {
+        if (evbuffer_get_length(decoded) > 0) {
             enter_cb(f);
-            f->ops->on_body(f->arg, f->decoded);
+            f->ops->on_body(f->arg, decoded);
             if (leave_cb(f) < 0)
                 return -1;
-            evbuffer_drain(f->decoded, evbuffer_get_length(f->decoded));
+            evbuffer_drain(decoded, evbuffer_get_length(decoded));
         }
         if (rc < 0) {
             larder_log(LARDER_LOG_INFO, "fetch %s:%u: bad response body: %s", f->host,
@@ -317,7 +316,8 @@ static void attach(struct larder_fetch *f, struct larder_upconn *uc)
     larder_conn_setcb(c, on_read, on_write, on_event, f);
     larder_conn_set_write_lowat(c, WRITE_LOWAT);
     larder_conn_set_read_limit(c, 0);
-    evbuffer_add_buffer(larder_conn_output(c), f->pending);
+    if (f->pending != NULL)
+        evbuffer_add_buffer(larder_conn_output(c), f->pending);
     set_timeouts(f);
     larder_conn_enable_read(c);
 }
@@ -350,32 +350,42 @@ struct larder_fetch *larder_fetch_start(struct larder_proxy *px,
                                         const struct larder_fetch_spec *spec,
                                         const struct larder_fetch_ops *ops, void *arg)
 {
-    struct larder_fetch *f = larder_xcalloc(1, sizeof(*f));
+    size_t hl = strlen(spec->host), ml = strlen(spec->method);
+    int retryable = idempotent(spec->method) && !spec->has_body;
+    size_t head_len = evbuffer_get_length(spec->head);
+    struct larder_fetch *f;
     struct larder_upconn *uc;
+    char *p;
 
+    /* one allocation: the fetch, its host and method, and for a request
+     * that may be sent twice, a copy of its head */
+    f = larder_xmalloc(sizeof(*f) + hl + ml + 2 + (retryable ? head_len : 0));
+    memset(f, 0, sizeof(*f));
+    p = (char *)(f + 1);
+    f->host = memcpy(p, spec->host, hl + 1);
+    f->method = memcpy(p + hl + 1, spec->method, ml + 1);
     f->px = px;
     f->ops = ops;
     f->arg = arg;
-    f->host = larder_xstrdup(spec->host);
     f->port = spec->port;
-    f->method = larder_xstrdup(spec->method);
     f->has_body = spec->has_body;
     f->req_done = !spec->has_body;
-    f->retryable = idempotent(spec->method) && !spec->has_body;
-    f->pending = evbuffer_new();
-    f->decoded = evbuffer_new();
+    f->retryable = retryable;
     f->state = F_CONNECTING;
-    evbuffer_add_buffer(f->pending, spec->head);
-    if (f->retryable) {
-        size_t n = evbuffer_get_length(f->pending);
-        f->head_copy = evbuffer_new();
-        evbuffer_add(f->head_copy, evbuffer_pullup(f->pending, (ev_ssize_t)n), n);
+    if (retryable) {
+        f->head_copy = p + hl + ml + 2;
+        f->head_len = head_len;
+        evbuffer_copyout(spec->head, f->head_copy, head_len);
     }
     uc = larder_upstream_take_idle(px->upstream, spec->host, spec->port);
-    if (uc != NULL)
+    if (uc != NULL) {
+        evbuffer_add_buffer(larder_conn_output(larder_upconn_conn(uc)), spec->head);
         attach(f, uc);
-    else
+    } else {
+        f->pending = evbuffer_new();
+        evbuffer_add_buffer(f->pending, spec->head);
         f->connecting = larder_upstream_connect(px->upstream, f->host, f->port, on_connected, f);
+    }
     return f;
 }
 
@@ -388,10 +398,13 @@ void larder_fetch_set_sink(struct larder_fetch *f, const struct larder_fetch_ops
 
 void larder_fetch_write(struct larder_fetch *f, struct evbuffer *data)
 {
-    if (f->uc != NULL)
+    if (f->uc != NULL) {
         evbuffer_add_buffer(larder_conn_output(larder_upconn_conn(f->uc)), data);
-    else
+    } else {
+        if (f->pending == NULL)
+            f->pending = evbuffer_new();
         evbuffer_add_buffer(f->pending, data);
+    }
 }
 
 void larder_fetch_write_done(struct larder_fetch *f)
@@ -403,7 +416,7 @@ void larder_fetch_write_done(struct larder_fetch *f)
 
 size_t larder_fetch_backlog(const struct larder_fetch *f)
 {
-    size_t n = evbuffer_get_length(f->pending);
+    size_t n = f->pending != NULL ? evbuffer_get_length(f->pending) : 0;
     if (f->uc != NULL)
         n += evbuffer_get_length(larder_conn_output(larder_upconn_conn(f->uc)));
     return n;

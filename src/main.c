@@ -3,6 +3,7 @@
  * shutdown. No protocol logic lives here. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <ifaddrs.h>
@@ -249,6 +250,7 @@ static int setup(struct larder_main *m)
     px->scratch_cap = m->cfg.limits.max_fields + 16;
     px->scratch = larder_xcalloc(px->scratch_cap, sizeof(*px->scratch));
     px->stats = larder_stats_new();
+    px->decoded = evbuffer_new();
     px->dns = larder_dns_new(px->base, &m->cfg);
     if (px->dns == NULL) {
         fprintf(stderr, "larder: cannot start the resolver\n");
@@ -280,6 +282,8 @@ static void teardown(struct larder_main *m)
     larder_upstream_free(px->upstream);
     larder_dns_free(px->dns);
     larder_stats_free(px->stats);
+    if (px->decoded != NULL)
+        evbuffer_free(px->decoded);
     if (m->sig_term != NULL)
         event_free(m->sig_term);
     if (m->sig_int != NULL)

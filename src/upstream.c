@@ -66,16 +66,25 @@ struct larder_upstream {
     struct larder_upstream_stats stats;
 };
 
+/* Writes "host:port", lower-cased, into buf, which must hold
+ * strlen(host) + 8 bytes. */
+static void write_key(char *buf, const char *host, uint16_t port)
+{
+    size_t i = 0;
+
+    for (; host[i] != '\0'; i++)
+        buf[i] = (host[i] >= 'A' && host[i] <= 'Z') ? (char)(host[i] - 'A' + 'a') : host[i];
+    buf[i++] = ':';
+    i += larder_fmt_u64(buf + i, port);
+    buf[i] = '\0';
+}
+
 static char *make_key(const char *host, uint16_t port)
 {
-    char buf[300];
-    size_t i;
+    char *buf = larder_xmalloc(strlen(host) + 8);
 
-    snprintf(buf, sizeof(buf), "%s:%u", host, (unsigned)port);
-    for (i = 0; buf[i] != '\0'; i++)
-        if (buf[i] >= 'A' && buf[i] <= 'Z')
-            buf[i] = (char)(buf[i] - 'A' + 'a');
-    return larder_xstrdup(buf);
+    write_key(buf, host, port);
+    return buf;
 }
 
 static void addr_text(const struct sockaddr *sa, char *buf, size_t cap)
@@ -115,6 +124,10 @@ static void upconn_free(struct larder_upconn *uc)
     free(uc);
 }
 
+#define KEEP_EMPTY_POOLS 256 /* empty per-host pools kept for reuse */
+
+static void pool_free(struct larder_upstream *up, struct pool *p);
+
 static void pool_remove(struct larder_upconn *uc)
 {
     struct pool *p = uc->pool;
@@ -123,11 +136,17 @@ static void pool_remove(struct larder_upconn *uc)
     p->n--;
     uc->pool = NULL;
     uc->up->stats.idle--;
-    if (p->n == 0) {
-        HASH_DEL(uc->up->pools, p);
-        free(p->key);
-        free(p);
-    }
+    /* an empty pool is kept for the connection that will come back to it,
+     * unless there are many: then empty ones go */
+    if (p->n == 0 && HASH_COUNT(uc->up->pools) > KEEP_EMPTY_POOLS)
+        pool_free(uc->up, p);
+}
+
+static void pool_free(struct larder_upstream *up, struct pool *p)
+{
+    HASH_DEL(up->pools, p);
+    free(p->key);
+    free(p);
 }
 
 void larder_upstream_close_idle(struct larder_upstream *up)
@@ -137,12 +156,13 @@ void larder_upstream_close_idle(struct larder_upstream *up)
     HASH_ITER(hh, up->pools, p, tmp) {
         while (p->n > 0) {
             struct larder_upconn *uc = p->idle;
-            int last = p->n == 1;
-            pool_remove(uc);
+            DL_DELETE(p->idle, uc);
+            p->n--;
+            up->stats.idle--;
+            uc->pool = NULL;
             upconn_free(uc);
-            if (last)
-                break; /* p is gone */
         }
+        pool_free(up, p);
     }
 }
 
@@ -183,13 +203,16 @@ static void on_idle_event(struct larder_conn *c, short what, void *arg)
 struct larder_upconn *larder_upstream_take_idle(struct larder_upstream *up,
                                                 const char *host, uint16_t port)
 {
-    char *key = make_key(host, port);
+    char small[300], *key = strlen(host) + 8 <= sizeof(small) ? small : make_key(host, port);
     struct pool *p;
     struct larder_upconn *uc;
 
+    if (key == small)
+        write_key(key, host, port);
     HASH_FIND_STR(up->pools, key, p);
-    free(key);
-    if (p == NULL)
+    if (key != small)
+        free(key);
+    if (p == NULL || p->n == 0)
         return NULL;
     uc = p->idle->prev;           /* the most recently used */
     pool_remove(uc);

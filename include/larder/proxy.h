@@ -10,6 +10,7 @@
 #include <time.h>
 
 struct event_base;
+struct evbuffer;
 struct larder_cache;
 struct larder_client;
 struct larder_config;
@@ -37,6 +38,8 @@ struct larder_proxy {
     int draining;                        /* shutting down: finish, don't start */
     void (*on_drained)(struct larder_proxy *px); /* the last client has gone */
     struct larder_http_field *scratch;   /* parse slots for one head at a time */
+    struct evbuffer *decoded;            /* a response body on its way to a sink,
+                                            which takes it all at once */
     unsigned scratch_cap;                /* cfg->limits.max_fields + room for ours */
     time_t started;                      /* wall clock at start-up */
 };
