@@ -415,8 +415,6 @@ void larder_forward_start(struct larder_client *cl)
     spec.head = head;
     spec.has_body = !cl->body_done;
     larder_client_set_state(cl, CLIENT_FORWARD);
-    if (cl->body_done)
-        larder_client_set_timeouts(cl, 0); /* the origin's timeouts govern now */
     cl->fetch = larder_fetch_start(cl->px, &spec, &larder_forward_ops, cl);
     evbuffer_free(head);
     if (!cl->body_done)

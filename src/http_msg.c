@@ -98,19 +98,42 @@ void larder_http_drop(struct larder_http_head *h, const char *name)
             h->fields[i].flags |= LARDER_FIELD_F_DROP;
 }
 
+/* Field lines are gathered on the stack and added in few evbuffer_add
+ * calls: each call costs a chain check and the buffer's callbacks. */
 int larder_http_write_fields(struct evbuffer *out, const struct larder_http_head *h)
 {
+    char buf[2048];
+    size_t n = 0;
+
     for (unsigned i = 0; i < h->nfields; i++) {
         const struct larder_http_field *f = &h->fields[i];
+        size_t need = f->name_len + f->value_len + 4;
+
         if (f->flags & LARDER_FIELD_F_DROP)
             continue;
-        if (evbuffer_add(out, f->name, f->name_len) != 0 ||
-            evbuffer_add(out, ": ", 2) != 0 ||
-            evbuffer_add(out, f->value, f->value_len) != 0 ||
-            evbuffer_add(out, "\r\n", 2) != 0)
-            return -1;
+        if (n + need > sizeof(buf)) {
+            if (n > 0 && evbuffer_add(out, buf, n) != 0)
+                return -1;
+            n = 0;
+        }
+        if (need > sizeof(buf)) {
+            if (evbuffer_add(out, f->name, f->name_len) != 0 ||
+                evbuffer_add(out, ": ", 2) != 0 ||
+                evbuffer_add(out, f->value, f->value_len) != 0 ||
+                evbuffer_add(out, "\r\n", 2) != 0)
+                return -1;
+            continue;
+        }
+        memcpy(buf + n, f->name, f->name_len);
+        n += f->name_len;
+        buf[n++] = ':';
+        buf[n++] = ' ';
+        memcpy(buf + n, f->value, f->value_len);
+        n += f->value_len;
+        buf[n++] = '\r';
+        buf[n++] = '\n';
     }
-    return 0;
+    return n > 0 ? evbuffer_add(out, buf, n) : 0;
 }
 
 /* These build a line on the stack and add it with one evbuffer_add: they

@@ -10,22 +10,51 @@
 
 /* ---- character classes -------------------------------------------------- */
 
+/* Byte classes, one table lookup each: every byte of every head goes
+ * through these. */
+#define C_TCHAR 0x1  /* token character (RFC 9110 5.6.2) */
+#define C_VALUE 0x2  /* field-vchar, SP, HTAB, obs-text */
+#define C_VCHAR 0x4  /* visible ASCII */
+
+/* C_* bits for each byte value (generated from the definitions above). */
+static const unsigned char char_class[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    2, 7, 6, 7, 7, 7, 7, 7, 6, 6, 7, 7, 6, 7, 7, 6,
+    7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 6, 6, 6, 6, 6, 6,
+    6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7,
+    7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 6, 6, 6, 7, 7,
+    7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7,
+    7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 6, 7, 6, 7, 0,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+};
+
+static unsigned char cls(unsigned char c)
+{
+    return char_class[c];
+}
+
 int larder_http_is_tchar(unsigned char c)
 {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return 1;
-    return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+    return (cls(c) & C_TCHAR) != 0;
 }
 
 static int is_vchar(unsigned char c)
 {
-    return c >= 0x21 && c <= 0x7e;
+    return (cls(c) & C_VCHAR) != 0;
 }
 
 /* field-vchar, SP, HTAB and obs-text: what a field value may hold */
 static int is_value_char(unsigned char c)
 {
-    return c == ' ' || c == '\t' || is_vchar(c) || c >= 0x80;
+    return (cls(c) & C_VALUE) != 0;
 }
 
 static int is_ows(unsigned char c)

@@ -342,7 +342,6 @@ static void fetch_for_cache(struct larder_client *cl, struct larder_object *stal
     cl->fw.req = &cl->req->head;
     cl->verdict = VERDICT_NONE;
     larder_client_set_state(cl, CLIENT_WAIT_FILL);
-    larder_client_set_timeouts(cl, 0); /* the origin's timeouts govern now */
     if (f != NULL) {
         struct timeval tv = { (time_t)(px->cfg->coalesce_timeout / 1000),
                               (suseconds_t)(px->cfg->coalesce_timeout % 1000) * 1000 };

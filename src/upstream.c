@@ -216,10 +216,10 @@ struct larder_upconn *larder_upstream_take_idle(struct larder_upstream *up,
         return NULL;
     uc = p->idle->prev;           /* the most recently used */
     pool_remove(uc);
-    /* reading stays on: the new owner sets its callbacks right away, and
-     * turning it off and on again would cost two epoll_ctl */
+    /* reading and its timeout stay on: the new owner sets its callbacks
+     * and timeouts right away, and turning reading off and on again would
+     * cost two epoll_ctl */
     larder_conn_setcb(uc->conn, NULL, NULL, NULL, NULL);
-    larder_conn_set_timeouts(uc->conn, 0, 0);
     up->stats.active++;
     up->stats.reused++;
     return uc;
