@@ -32,14 +32,13 @@ struct block {
 
 /* struct larder_freshness, packed: an object carries it for life, and on a
  * 1 KiB object every byte of metadata counts (docs/performance.md). */
+/* Only what later decisions read is kept: a 304 recomputes the rest from
+ * the merged head (larder_freshness_refresh). */
 struct packed_freshness {
     int64_t response_time;
     int64_t date;
-    int64_t expires;
     int64_t last_modified;
-    uint32_t request_delay;   /* response_time - request_time */
-    uint32_t age_value;
-    uint32_t lifetime;        /* all of these are <= LARDER_DELTA_MAX (2^31) */
+    uint32_t lifetime;        /* these are <= LARDER_DELTA_MAX (2^31) */
     uint32_t corrected_initial_age;
     uint32_t swr;             /* UINT32_MAX: none */
     uint32_t sie;             /* UINT32_MAX: none */
@@ -62,6 +61,7 @@ struct larder_object {
     uint8_t state;                  /* enum larder_object_state */
     uint8_t embed_body;             /* room for the body follows the head's */
     uint8_t mark;                   /* not a response: "uncacheable until" */
+    uint8_t http10;                 /* the origin answered with HTTP/1.0 */
     uint16_t key_len;
     uint32_t hits;
     uint32_t nblocks;               /* body blocks: b0, then more[] */
@@ -73,8 +73,8 @@ struct larder_object {
     struct block *head;             /* status line and fields */
     struct block *b0;
     struct block **more;
-    uint64_t body_size;
-    uint64_t expected;
+    uint32_t body_size;             /* objects stay under 4 GiB (config.c) */
+    uint32_t expected;
     struct packed_freshness fresh;
     struct larder_object_waiter *waiters;
     struct larder_object *vnext;    /* variants of one key, primary first */
@@ -313,7 +313,7 @@ void larder_cache_mark_uncacheable(struct larder_cache *c, const char *key, int6
 
     o->mark = 1;
     o->state = LARDER_OBJ_COMPLETE;
-    o->fresh.expires = until;
+    o->fresh.date = until; /* a mark has no response: its date is its end */
     larder_cache_insert(c, o);
     larder_object_release(o);
 }
@@ -357,19 +357,19 @@ void larder_cache_each(struct larder_cache *c, int (*fn)(struct larder_object *o
 
 /* ---- objects --------------------------------------------------------------------- */
 
-static size_t align16(size_t n)
+static size_t align8(size_t n)
 {
-    return (n + 15) & ~(size_t)15;
+    return (n + 7) & ~(size_t)7;
 }
 
 static size_t at_head(const struct larder_object *o)
 {
-    return align16(sizeof(struct larder_object) + o->key_len + 1);
+    return align8(sizeof(struct larder_object) + o->key_len + 1);
 }
 
 static size_t at_body(const struct larder_object *o)
 {
-    return align16(at_head(o) + sizeof(struct block) + o->head_room);
+    return align8(at_head(o) + sizeof(struct block) + o->head_room);
 }
 
 static struct block *embed_block(struct larder_object *o, size_t at, size_t cap)
@@ -406,7 +406,7 @@ struct larder_object *larder_object_new(const char *key, const char *variant_key
     o->key[klen] = '\0';
     o->refs = 1;
     o->state = LARDER_OBJ_FILLING;
-    o->expected = expected;
+    o->expected = expected <= UINT32_MAX ? (uint32_t)expected : 0;
     if (variant_key != NULL) {
         size_t vk = strlen(variant_key);
         o->variant = larder_xmalloc(sizeof(*o->variant) + vk + 1);
@@ -587,7 +587,7 @@ enum larder_object_state larder_object_state(const struct larder_object *o)
 int larder_object_is_mark(const struct larder_object *o, int64_t *until_out)
 {
     if (o->mark && until_out != NULL)
-        *until_out = o->fresh.expires;
+        *until_out = o->fresh.date;
     return o->mark;
 }
 
@@ -701,10 +701,10 @@ void larder_object_get_freshness(const struct larder_object *o, struct larder_fr
     const struct packed_freshness *p = &o->fresh;
 
     f->response_time = p->response_time;
-    f->request_time = p->response_time - (int64_t)p->request_delay;
+    f->request_time = p->response_time;
     f->date = p->date;
-    f->age_value = (int64_t)p->age_value;
-    f->expires = p->expires;
+    f->age_value = 0;
+    f->expires = -1;
     f->last_modified = p->last_modified;
     f->lifetime = (int64_t)p->lifetime;
     f->corrected_initial_age = (int64_t)p->corrected_initial_age;
@@ -717,13 +717,9 @@ void larder_object_get_freshness(const struct larder_object *o, struct larder_fr
 void larder_object_set_freshness(struct larder_object *o, const struct larder_freshness *f)
 {
     struct packed_freshness *p = &o->fresh;
-    int64_t delay = f->response_time - f->request_time;
 
     p->response_time = f->response_time;
-    p->request_delay = delay < 0 ? 0 : delay > UINT32_MAX - 1 ? UINT32_MAX - 1 : (uint32_t)delay;
     p->date = f->date;
-    p->age_value = pack_delta(f->age_value);
-    p->expires = f->expires;
     p->last_modified = f->last_modified;
     p->lifetime = pack_delta(f->lifetime);
     p->corrected_initial_age = pack_delta(f->corrected_initial_age);
@@ -731,6 +727,16 @@ void larder_object_set_freshness(struct larder_object *o, const struct larder_fr
     p->sie = pack_delta(f->stale_if_error);
     p->status = (uint16_t)f->status;
     p->flags = (uint16_t)f->flags;
+}
+
+void larder_object_set_received_version(struct larder_object *o, int version)
+{
+    o->http10 = version < 11;
+}
+
+int larder_object_received_version(const struct larder_object *o)
+{
+    return o->http10 ? 10 : 11;
 }
 
 const char *larder_object_head_bytes(const struct larder_object *o, size_t *len_out)

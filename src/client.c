@@ -251,10 +251,10 @@ void larder_client_cut_short(struct larder_client *cl, const char *reason,
 void larder_client_end_head(struct larder_client *cl, struct evbuffer *out,
                             const char *pre, size_t pre_len)
 {
-    char buf[512];
+    char buf[800];
     size_t n = 0;
 
-    if (pre_len > 0 && pre_len < 128) {
+    if (pre_len > 0 && pre_len < 440) {
         memcpy(buf, pre, pre_len);
         n = pre_len;
     } else if (pre_len > 0) {
@@ -263,8 +263,8 @@ void larder_client_end_head(struct larder_client *cl, struct evbuffer *out,
     memcpy(buf + n, "Cache-Status: ", 14);
     n += 14;
     n += larder_freshness_cache_status(&cl->cs, "larder", buf + n, 256);
-    if (n > 128 + 14 + 255)
-        n = 128 + 14 + 255; /* truncated status: still one line */
+    if (n > 440 + 14 + 255)
+        n = 440 + 14 + 255; /* truncated status: still one line */
     memcpy(buf + n, "\r\n", 2);
     n += 2;
     if (!cl->keepalive) {

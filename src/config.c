@@ -1017,6 +1017,11 @@ int larder_config_validate(const struct larder_config *cfg, char *err, size_t er
                cfg->limits.max_line, cfg->limits.max_head);
         return -1;
     }
+    if (cfg->max_object_size >= (uint64_t)4 << 30) {
+        snprintf(err, errlen, "max_object_size: objects of 4 GiB and more are not cached; "
+                 "give less than 4G");
+        return -1;
+    }
     if (cfg->max_object_size > cfg->cache_size) {
         set_err(err, errlen,
                "max_object_size (%llu bytes) is larger than cache_size (%llu bytes)",

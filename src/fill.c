@@ -209,22 +209,16 @@ static void hb_status(struct head_builder *b, int status, const char *reason, si
     hb_put(b, "\r\n", 2);
 }
 
-/* The stored head for response <h>: its status line, its end-to-end fields
- * but Age and Set-Cookie, and our Via. */
-static void build_stored_head(struct larder_proxy *px, struct larder_http_head *h,
-                              struct head_builder *b)
+/* The stored head for response <h>: its status line and its end-to-end
+ * fields but Age and Set-Cookie. Our Via is added when it is sent. */
+static void build_stored_head(struct larder_http_head *h, struct head_builder *b)
 {
-    char via[300];
-    int n;
-
     larder_http_mark_hop_by_hop(h);
     hb_status(b, h->status, h->reason, h->reason_len);
     for (unsigned i = 0; i < h->nfields; i++)
         if (stored_field(&h->fields[i]))
             hb_field(b, h->fields[i].name, h->fields[i].name_len, h->fields[i].value,
                      h->fields[i].value_len);
-    n = snprintf(via, sizeof(via), "%s %s", h->version >= 11 ? "1.1" : "1.0", px->via_name);
-    hb_field(b, "Via", 3, via, (size_t)n);
     hb_fix(b);
 }
 
@@ -433,9 +427,10 @@ static void on_fill_head(void *arg, struct larder_http_msg *resp)
         pass_on(f, resp, why);
         return;
     }
-    build_stored_head(px, h, &b);
+    build_stored_head(h, &b);
     o = larder_object_new(f->key, variant, vary_len > 0 ? vary : NULL, b.len,
                           h->body == LARDER_BODY_LENGTH ? h->content_length : 0);
+    larder_object_set_received_version(o, h->version);
     free(variant);
     {
         struct larder_freshness fr;

@@ -59,6 +59,20 @@ static int authorization_allows(const struct larder_client *cl, struct larder_ob
 
 /* ---- sending an object --------------------------------------------------------- */
 
+/* Writes "Via: 1.x <name>\r\n" for a response from <o> into buf (cap >=
+ * 300); returns its length. */
+static size_t via_line(const struct larder_client *cl, const struct larder_object *o, char *buf)
+{
+    size_t n = strlen(cl->px->via_name);
+
+    if (n > 280)
+        n = 280;
+    memcpy(buf, larder_object_received_version(o) >= 11 ? "Via: 1.1 " : "Via: 1.0 ", 9);
+    memcpy(buf + 9, cl->px->via_name, n);
+    memcpy(buf + 9 + n, "\r\n", 2);
+    return n + 11;
+}
+
 static void send_not_modified(struct larder_client *cl, struct larder_object *o, int64_t age)
 {
     struct evbuffer *out = larder_conn_output(cl->conn);
@@ -74,10 +88,11 @@ static void send_not_modified(struct larder_client *cl, struct larder_object *o,
                                     sh.fields[i].name, (int)sh.fields[i].value_len,
                                     sh.fields[i].value);
     {
-        char pre[32];
-        size_t n = 0;
-        memcpy(pre, "Age: ", 5);
-        n = 5 + larder_fmt_u64(pre + 5, (uint64_t)age);
+        char pre[400];
+        size_t n = via_line(cl, o, pre);
+        memcpy(pre + n, "Age: ", 5);
+        n += 5;
+        n += larder_fmt_u64(pre + n, (uint64_t)age);
         memcpy(pre + n, "\r\n", 2);
         larder_client_end_head(cl, out, pre, n + 2);
     }
@@ -143,11 +158,12 @@ static void serve_object(struct larder_client *cl, struct larder_object *o)
         cl->fw.own_fields = NULL;
     }
     {
-        char pre[96];
-        size_t n;
+        char pre[400];
+        size_t n = via_line(cl, o, pre);
 
-        memcpy(pre, "Age: ", 5);
-        n = 5 + larder_fmt_u64(pre + 5, (uint64_t)age);
+        memcpy(pre + n, "Age: ", 5);
+        n += 5;
+        n += larder_fmt_u64(pre + n, (uint64_t)age);
         memcpy(pre + n, "\r\n", 2);
         n += 2;
         if (status == 204 || status == 304) {

@@ -173,6 +173,11 @@ int larder_object_status(const struct larder_object *o);
 void larder_object_get_freshness(const struct larder_object *o, struct larder_freshness *f);
 void larder_object_set_freshness(struct larder_object *o, const struct larder_freshness *f);
 
+/* The HTTP version the origin answered with (10 or 11): hits add a Via
+ * entry saying so, rather than each object storing one. */
+void larder_object_set_received_version(struct larder_object *o, int version);
+int larder_object_received_version(const struct larder_object *o);
+
 /* The stored head bytes (valid like larder_object_head's fields). */
 const char *larder_object_head_bytes(const struct larder_object *o, size_t *len_out);
 
