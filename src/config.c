@@ -99,7 +99,7 @@ static const struct config_option options[] = {
       "Time to resolve an origin's host name." },
 
     /* upstream */
-    { "upstream_max_idle_per_host", OPT_UINT, "16", OFF(upstream_max_idle_per_host),
+    { "upstream_max_idle_per_host", OPT_UINT, "64", OFF(upstream_max_idle_per_host),
       0, 0, 0, NULL,
       "Most idle origin connections kept in the pool per host:port." },
     { "dns_cache_entries", OPT_UINT, "1024", OFF(dns_cache_entries), 0, 0, 0, NULL,

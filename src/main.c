@@ -7,6 +7,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <ifaddrs.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -352,6 +353,10 @@ int main(int argc, char **argv)
         return 0;
     }
     signal(SIGPIPE, SIG_IGN);
+    /* a proxy's heap breathes with its traffic: without these, glibc gives
+     * memory back and takes it again with a brk call every few requests */
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    mallopt(M_TOP_PAD, 4 << 20);
     if (larder_log_open(m.cfg.error_log, m.cfg.access_log, (enum larder_log_level)m.cfg.log_level) != 0) {
         fprintf(stderr, "larder: cannot open the logs: %s\n", strerror(errno));
         larder_config_free(&m.cfg);

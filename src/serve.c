@@ -20,6 +20,9 @@
 #include "session.h"
 
 #define VARIANT_KEY_MAX 4096
+/* Queued references to stored blocks cost no memory of their own (a chain
+ * each): a whole object of this size goes out in one write. */
+#define SERVE_HIWAT (2 * 1024 * 1024)
 
 /* Fields a 304 carries over from the stored 200 (RFC 9110 15.4.5). */
 static const char *const not_modified_fields[] = {
@@ -211,8 +214,8 @@ void larder_serve_pump(struct larder_client *cl)
     if (o == NULL || cl->state != CLIENT_SERVE)
         return;
     if (cl->framing != OUT_NONE) {
-        while (evbuffer_get_length(out) < OUT_HIWAT) {
-            size_t room = OUT_HIWAT - evbuffer_get_length(out), n;
+        while (evbuffer_get_length(out) < SERVE_HIWAT) {
+            size_t room = SERVE_HIWAT - evbuffer_get_length(out), n;
             if (cl->framing == OUT_CHUNKED) {
                 n = larder_object_send_body(o, &cl->cursor, room, cl->scratch);
                 if (n > 0)
@@ -225,7 +228,7 @@ void larder_serve_pump(struct larder_client *cl)
         }
     }
     cl->bytes_out += evbuffer_get_length(out) - before;
-    if (evbuffer_get_length(out) >= OUT_HIWAT)
+    if (evbuffer_get_length(out) >= SERVE_HIWAT)
         return; /* on_write brings us back */
     if (cl->framing != OUT_NONE && cl->cursor.pos < larder_object_body_size(o))
         return;
