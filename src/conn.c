@@ -41,6 +41,7 @@ struct larder_conn {
     unsigned shut_pending : 1;    /* FIN once the output is written */
     unsigned shut_done : 1;
     unsigned flush_pending : 1;   /* the flush event is active */
+    unsigned write_cb_due : 1;    /* a direct write left the output low */
 };
 
 static struct timeval ms_tv(uint64_t ms)
@@ -200,8 +201,44 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
     (void)what;
 
     c->flush_pending = 0;
-    if (!c->wev_added)
-        do_write(c);
+    if (c->wev_added)
+        return;
+    if (c->write_cb_due && evbuffer_get_length(c->out) == 0) {
+        c->write_cb_due = 0;
+        if (c->write_cb != NULL)
+            c->write_cb(c, c->arg);
+        return;
+    }
+    c->write_cb_due = 0;
+    do_write(c);
+}
+
+void larder_conn_write_now(struct larder_conn *c)
+{
+    size_t len = evbuffer_get_length(c->out);
+    int n;
+
+    if (len == 0 || c->wev_added || c->connecting)
+        return;
+    n = evbuffer_write(c->out, c->fd);
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        return; /* the flush from the loop meets the error and reports it */
+    if (evbuffer_get_length(c->out) > 0) {
+        add_with_timeout(c->wev, c->write_ms);
+        c->wev_added = 1;
+        return;
+    }
+    if (c->shut_pending && !c->shut_done) {
+        shutdown(c->fd, SHUT_WR);
+        c->shut_done = 1;
+    }
+    if (n > 0 && c->write_cb != NULL) {
+        c->write_cb_due = 1;
+        if (!c->flush_pending) {
+            c->flush_pending = 1;
+            event_active(c->flush, EV_TIMEOUT, 0);
+        }
+    }
 }
 
 static void on_connected(struct larder_conn *c)

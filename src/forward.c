@@ -173,11 +173,13 @@ static void on_fetch_end(void *arg, const struct larder_failure *fail)
     cl->bytes_in += larder_fetch_bytes_in(cl->fetch);
     cl->fetch = NULL;
     if (fail == NULL) {
+        struct larder_conn *c = cl->conn;
         if (cl->framing == OUT_CHUNKED) {
-            larder_body_write_last_chunk(larder_conn_output(cl->conn));
+            larder_body_write_last_chunk(larder_conn_output(c));
             cl->bytes_out += 5;
         }
         larder_client_finish_response(cl);
+        larder_conn_write_now(c); /* the answer is whole: send it now */
         return;
     }
     if (!cl->resp_started) {

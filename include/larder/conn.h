@@ -74,6 +74,11 @@ void larder_conn_set_write_lowat(struct larder_conn *c, size_t lowat);
 /* Runs the read callback on this loop turn, from the loop. */
 void larder_conn_trigger_read(struct larder_conn *c);
 
+/* Writes what is queued right now instead of at the end of the loop turn:
+ * an answer goes out before the next client's request is read. The write
+ * callback, if due, still runs from the loop. */
+void larder_conn_write_now(struct larder_conn *c);
+
 /* Sends FIN once the output is written. */
 void larder_conn_shutdown_write(struct larder_conn *c);
 
