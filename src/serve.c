@@ -62,9 +62,11 @@ static int authorization_allows(const struct larder_client *cl, struct larder_ob
 
 /* ---- sending an object --------------------------------------------------------- */
 
-/* Writes "Via: 1.x <name>\r\n" for a response from <o> into buf (cap >=
- * 300); returns its length. */
-static size_t via_line(const struct larder_client *cl, const struct larder_object *o, char *buf)
+/* Writes the lines every answer from the cache adds to the stored head,
+ * "Via: 1.x <name>\r\nAge: <age>\r\n", into buf (cap >= 330); returns
+ * their length. */
+static size_t hit_lines(const struct larder_client *cl, const struct larder_object *o,
+                        int64_t age, char *buf)
 {
     size_t n = strlen(cl->px->via_name);
 
@@ -72,8 +74,12 @@ static size_t via_line(const struct larder_client *cl, const struct larder_objec
         n = 280;
     memcpy(buf, larder_object_received_version(o) >= 11 ? "Via: 1.1 " : "Via: 1.0 ", 9);
     memcpy(buf + 9, cl->px->via_name, n);
-    memcpy(buf + 9 + n, "\r\n", 2);
-    return n + 11;
+    n += 9;
+    memcpy(buf + n, "\r\nAge: ", 7);
+    n += 7;
+    n += larder_fmt_u64(buf + n, (uint64_t)age);
+    memcpy(buf + n, "\r\n", 2);
+    return n + 2;
 }
 
 static void send_not_modified(struct larder_client *cl, struct larder_object *o, int64_t age)
@@ -92,12 +98,7 @@ static void send_not_modified(struct larder_client *cl, struct larder_object *o,
                                     sh.fields[i].value);
     {
         char pre[400];
-        size_t n = via_line(cl, o, pre);
-        memcpy(pre + n, "Age: ", 5);
-        n += 5;
-        n += larder_fmt_u64(pre + n, (uint64_t)age);
-        memcpy(pre + n, "\r\n", 2);
-        larder_client_end_head(cl, out, pre, n + 2);
+        larder_client_end_head(cl, out, pre, hit_lines(cl, o, age, pre));
     }
     cl->bytes_out += evbuffer_get_length(out) - before;
     cl->status = 304;
@@ -162,13 +163,8 @@ static void serve_object(struct larder_client *cl, struct larder_object *o)
     }
     {
         char pre[400];
-        size_t n = via_line(cl, o, pre);
+        size_t n = hit_lines(cl, o, age, pre);
 
-        memcpy(pre + n, "Age: ", 5);
-        n += 5;
-        n += larder_fmt_u64(pre + n, (uint64_t)age);
-        memcpy(pre + n, "\r\n", 2);
-        n += 2;
         if (status == 204 || status == 304) {
             cl->framing = OUT_NONE;
         } else if (st == LARDER_OBJ_COMPLETE || larder_object_expected(o) > 0) {
