@@ -303,9 +303,11 @@ static void query_got(struct dns_query *q, int result, char type, int count,
             }
             (*n)++;
         }
+        /* an empty answer (no AAAA, say) says nothing about how long the
+         * other family's addresses hold */
         if (ttl < 0)
             ttl = 0;
-        if ((uint32_t)ttl < q->ttl)
+        if (count > 0 && (uint32_t)ttl < q->ttl)
             q->ttl = (uint32_t)ttl;
     }
     if (q->pending == 0) {
@@ -352,28 +354,41 @@ static struct dns_query *query_start(struct larder_dns *d, struct dns_entry *e)
 
 /* ---- API ------------------------------------------------------------------- */
 
+/* evdns's own messages (a name server failing, coming back) go to our log. */
+static void on_evdns_log(int is_warning, const char *msg)
+{
+    larder_log(is_warning ? LARDER_LOG_WARN : LARDER_LOG_DEBUG, "dns: %s", msg);
+}
+
 struct larder_dns *larder_dns_new(struct event_base *base, const struct larder_config *cfg)
+{
+    return larder_dns_new_from(base, cfg, "/etc/resolv.conf", "/etc/hosts");
+}
+
+struct larder_dns *larder_dns_new_from(struct event_base *base, const struct larder_config *cfg,
+                                       const char *resolv_conf, const char *hosts)
 {
     struct larder_dns *d = larder_xcalloc(1, sizeof(*d));
     char timeout[32];
 
     d->base = base;
     d->cfg = cfg;
+    evdns_set_log_fn(on_evdns_log);
     d->edns = evdns_base_new(base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
     if (d->edns == NULL) {
         free(d);
         return NULL;
     }
     if (evdns_base_resolv_conf_parse(d->edns, DNS_OPTION_NAMESERVERS | DNS_OPTION_SEARCH |
-                                     DNS_OPTION_MISC, "/etc/resolv.conf") != 0)
-        larder_log(LARDER_LOG_WARN, "dns: could not read /etc/resolv.conf; names outside "
-                   "/etc/hosts will not resolve");
+                                     DNS_OPTION_MISC, resolv_conf) != 0)
+        larder_log(LARDER_LOG_WARN, "dns: could not read %s; names outside %s will not resolve",
+                   resolv_conf, hosts);
     /* two attempts share the configured timeout */
     snprintf(timeout, sizeof(timeout), "%.3f", (double)cfg->dns_timeout / 2000.0);
     evdns_base_set_option(d->edns, "timeout:", timeout);
     evdns_base_set_option(d->edns, "attempts:", "2");
     evdns_base_set_option(d->edns, "randomize-case:", "0");
-    load_hosts(d, "/etc/hosts");
+    load_hosts(d, hosts);
     {
         struct dns_entry *e, *tmp;
         HASH_ITER(hh, d->hosts, e, tmp)

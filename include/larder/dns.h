@@ -41,6 +41,10 @@ typedef void (*larder_dns_cb)(const struct larder_dns_result *res, void *arg);
 /* Creates a resolver reading /etc/resolv.conf and /etc/hosts. NULL on error. */
 struct larder_dns *larder_dns_new(struct event_base *base, const struct larder_config *cfg);
 
+/* The same with other files (tests point it at their own name server). */
+struct larder_dns *larder_dns_new_from(struct event_base *base, const struct larder_config *cfg,
+                                       const char *resolv_conf, const char *hosts);
+
 /* Fails every query in flight (their callbacks are not called) and frees. */
 void larder_dns_free(struct larder_dns *d);
 
