@@ -30,6 +30,8 @@ struct larder_proxy {
     struct larder_fill *fill_list;       /* every fill in flight */
     struct larder_stats *stats;
     char via_name[256];                  /* pseudonym sent in Via */
+    char date[32];                       /* IMF-fixdate of date_at, for Date */
+    int64_t date_at;
     struct sockaddr_storage *listen_addrs; /* bound addresses, for loop checks */
     socklen_t *listen_lens;
     size_t nlisten;
