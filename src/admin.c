@@ -397,6 +397,25 @@ static const struct route routes[] = {
     { "/larder/purge", 1, page_purge },
 };
 
+/* Whether a browser sent this request on behalf of a page from another
+ * site: a form on any web page can POST to larder's address (cross-site
+ * request forgery). Browsers say where a request comes from in
+ * Sec-Fetch-Site and Origin; curl and scripts send neither, and pass. */
+static int cross_site(const struct larder_admin_request *req)
+{
+    size_t n;
+
+    if (req->fetch_site != NULL && strcasecmp(req->fetch_site, "same-origin") != 0 &&
+        strcasecmp(req->fetch_site, "none") != 0)
+        return 1;
+    if (req->origin == NULL)
+        return 0;
+    if (req->host == NULL || strncasecmp(req->origin, "http://", 7) != 0)
+        return 1;
+    n = strlen(req->host);
+    return strlen(req->origin) != 7 + n || strncasecmp(req->origin + 7, req->host, n) != 0;
+}
+
 void larder_admin_handle(struct larder_proxy *px, const struct larder_admin_request *req,
                          struct larder_admin_response *resp)
 {
@@ -429,6 +448,10 @@ void larder_admin_handle(struct larder_proxy *px, const struct larder_admin_requ
             set_text(resp, 405, "method not allowed\n");
             snprintf(resp->fields, sizeof(resp->fields), "Allow: %s\r\n",
                      r->post ? "POST" : "GET, HEAD");
+            return;
+        }
+        if (r->post && cross_site(req)) {
+            set_text(resp, 403, "refused: a page from another site sent this request\n");
             return;
         }
         r->fn(px, req, query, qlen, resp);

@@ -401,7 +401,11 @@ static void run_admin(struct larder_client *cl, const char *path, size_t path_le
     struct larder_admin_request areq;
     struct larder_admin_response aresp;
     const struct larder_http_field *host = larder_http_get(&cl->req->head, "host");
+    const struct larder_http_field *origin = larder_http_get(&cl->req->head, "origin");
+    const struct larder_http_field *site = larder_http_get(&cl->req->head, "sec-fetch-site");
     char *host_text = host != NULL ? larder_xstrndup(host->value, host->value_len) : NULL;
+    char *origin_text = origin != NULL ? larder_xstrndup(origin->value, origin->value_len) : NULL;
+    char *site_text = site != NULL ? larder_xstrndup(site->value, site->value_len) : NULL;
     size_t n;
 
     memset(&areq, 0, sizeof(areq));
@@ -413,6 +417,8 @@ static void run_admin(struct larder_client *cl, const char *path, size_t path_le
     areq.body = n > 0 ? (const char *)evbuffer_pullup(cl->scratch, (ev_ssize_t)n) : NULL;
     areq.body_len = n;
     areq.host = host_text;
+    areq.origin = origin_text;
+    areq.fetch_site = site_text;
     aresp.body = evbuffer_new();
     larder_admin_handle(cl->px, &areq, &aresp);
     cl->outcome = LARDER_OUTCOME_ADMIN;
@@ -426,6 +432,8 @@ static void run_admin(struct larder_client *cl, const char *path, size_t path_le
     evbuffer_free(aresp.body);
     evbuffer_drain(cl->scratch, evbuffer_get_length(cl->scratch));
     free(host_text);
+    free(origin_text);
+    free(site_text);
     larder_client_finish_response(cl);
 }
 

@@ -477,6 +477,65 @@ static void test_purge(void **state)
     assert_int_equal(h_larder_stop(larder), 0);
 }
 
+/* A web page can make a browser POST a form to larder's address: such a
+ * cross-site purge is refused, and nothing is removed. larder's own
+ * dashboard (same origin) and clients that say nothing (curl) purge. */
+static void test_purge_cross_site(void **state)
+{
+    struct h_proc *larder = h_larder_start(NULL);
+    struct h_response *r;
+    char *url, *enc, *body, *req;
+    static const char *const forged[] = {
+        "Origin: http://attacker.example\r\n",
+        "Origin: null\r\n",
+        "Origin: http://127.0.0.1:1\r\n",
+        "Sec-Fetch-Site: cross-site\r\n",
+        "Sec-Fetch-Site: same-site\r\n",
+    };
+
+    (void)state;
+    assert_non_null(larder);
+    url = h_fmt("http://127.0.0.1:%d/x?cc=max-age%%3D60&len=32", origin_port);
+    fetch(larder->port, "/x?cc=max-age%3D60&len=32", 200);
+    assert_int_equal(h_origin_count(origin_port, "/x"), 1);
+    enc = h_pct_encode(url);
+    body = h_fmt("url=%s", enc);
+    for (size_t i = 0; i < sizeof(forged) / sizeof(forged[0]); i++) {
+        req = h_fmt("POST /larder/purge HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n%s"
+                    "Content-Type: application/x-www-form-urlencoded\r\n"
+                    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                    larder->port, forged[i], strlen(body), body);
+        r = h_request(larder->port, req, H_TIMEOUT_MS);
+        assert_non_null(r);
+        if (r->status != 403)
+            fail_msg("%s: status %d, want 403", forged[i], r->status);
+        h_response_free(r);
+        free(req);
+    }
+    /* still stored: a hit, no new origin request */
+    fetch(larder->port, "/x?cc=max-age%3D60&len=32", 200);
+    assert_int_equal(h_origin_count(origin_port, "/x"), 1);
+
+    /* the dashboard's own request, as a browser sends it */
+    req = h_fmt("POST /larder/purge HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                "Origin: http://127.0.0.1:%d\r\nSec-Fetch-Site: same-origin\r\n"
+                "Content-Type: text/plain;charset=UTF-8\r\n"
+                "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                larder->port, larder->port, strlen(body), body);
+    r = h_request(larder->port, req, H_TIMEOUT_MS);
+    assert_non_null(r);
+    assert_int_equal(r->status, 200);
+    h_response_free(r);
+    free(req);
+    fetch(larder->port, "/x?cc=max-age%3D60&len=32", 200);
+    assert_int_equal(h_origin_count(origin_port, "/x"), 2);
+
+    free(body);
+    free(enc);
+    free(url);
+    assert_int_equal(h_proc_stop(larder), 0);
+}
+
 /* ---- pages, methods, PAC ---------------------------------------------------------- */
 
 static void test_pages(void **state)
@@ -734,6 +793,7 @@ int main(void)
         cmocka_unit_test_setup(test_exact_counters, test_setup),
         cmocka_unit_test_setup(test_objects, test_setup),
         cmocka_unit_test_setup(test_purge, test_setup),
+        cmocka_unit_test_setup(test_purge_cross_site, test_setup),
         cmocka_unit_test_setup(test_pages, test_setup),
         cmocka_unit_test_setup(test_admin_acl, test_setup),
         cmocka_unit_test_setup(test_dashboard_chromium, test_setup),
