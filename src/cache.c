@@ -606,6 +606,34 @@ const char *larder_object_vary(const struct larder_object *o)
     return o->variant != NULL ? o->variant->vary : NULL;
 }
 
+int larder_object_variant_matches(const struct larder_object *o,
+                                  const struct larder_http_head *req)
+{
+    const char *vary = larder_object_vary(o), *stored = larder_object_variant_key(o);
+    char key[LARDER_VARIANT_KEY_MAX];
+    size_t len;
+
+    if (vary == NULL)
+        return 1;
+    if (stored == NULL ||
+        larder_freshness_vary_key(vary, strlen(vary), req, key, sizeof(key), &len) != 0 ||
+        len >= sizeof(key))
+        return 0;
+    return strcmp(key, stored) == 0;
+}
+
+int larder_object_authorization_allows(const struct larder_object *o,
+                                       const struct larder_http_head *req)
+{
+    struct larder_freshness fr;
+
+    if (larder_http_find(req, "authorization", 0) < 0)
+        return 1;
+    larder_object_get_freshness(o, &fr);
+    return (fr.flags & (LARDER_FRESH_F_PUBLIC | LARDER_FRESH_F_MUST_REVALIDATE |
+                        LARDER_FRESH_F_PROXY_REVALIDATE)) != 0;
+}
+
 uint64_t larder_object_body_size(const struct larder_object *o)
 {
     return o->body_size;

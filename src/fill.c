@@ -21,7 +21,6 @@
 #include "larder/util.h"
 
 #define VARY_MAX 512        /* longest Vary list stored */
-#define VARIANT_KEY_MAX 4096 /* longest variant key stored */
 
 struct larder_fill {
     struct larder_proxy *px;
@@ -100,14 +99,37 @@ static void tell_error(struct larder_fill *f, const struct larder_failure *fail)
     }
 }
 
+static char *own_fields(const struct larder_http_head *h);
+
+/* Hands <o> to every waiter. The first client gets it whatever it is (the
+ * response answered its own request) and, from <own> when given, that
+ * response's Set-Cookie, which <o> never holds. A client that joined gets
+ * <o> only when <o> may be shared (<unshared> is NULL, else why not) and
+ * answers its request (variant, Authorization); else it goes upstream on
+ * its own. */
 static void tell_object(struct larder_fill *f, struct larder_object *o,
-                        enum larder_outcome how, int fwd_status)
+                        enum larder_outcome how, int fwd_status,
+                        const struct larder_http_head *own, const char *unshared)
 {
     struct larder_fill_waiter *w;
 
     while ((w = take_waiter(f)) != NULL) {
+        if (!w->owner) {
+            const char *why = unshared;
+            if (why == NULL && w->req != NULL && !larder_object_variant_matches(o, w->req))
+                why = "another variant";
+            if (why == NULL && w->req != NULL && !larder_object_authorization_allows(o, w->req))
+                why = "authorization";
+            if (why != NULL) {
+                w->fill = NULL;
+                w->ops->on_pass(w->arg, why);
+                continue;
+            }
+        }
         if (f->owner != w)
             w->fill = NULL;
+        if (w->owner && own != NULL)
+            w->own_fields = own_fields(own);
         w->ops->on_object(w->arg, larder_object_retain(o), how, fwd_status);
     }
 }
@@ -235,9 +257,11 @@ static void build_merged_head(struct larder_proxy *px, struct larder_object *o,
     unsigned char small[64], *replaces = r->nfields <= sizeof(small) ? small
                                            : larder_xmalloc(r->nfields);
 
-    /* which of the 304's fields replace stored ones: asked once each */
+    /* which of the 304's fields replace stored ones: asked once each; what
+     * a stored copy never keeps (Set-Cookie, Age) stays out of it */
     for (unsigned k = 0; k < r->nfields; k++)
-        replaces[k] = (unsigned char)larder_freshness_304_replaces(r, &r->fields[k]);
+        replaces[k] = (unsigned char)(larder_freshness_304_replaces(r, &r->fields[k]) &&
+                                      stored_field(&r->fields[k]));
     /* the status line runs up to the first field (or is all of the head) */
     status_len = eol != NULL ? (size_t)(eol - raw) + 1 : raw_len;
     hb_put(b, raw, status_len);
@@ -312,6 +336,7 @@ static void revalidated(struct larder_fill *f, struct larder_http_msg *resp)
     struct larder_cc merged_cc;
     struct larder_freshness fr;
     int64_t now = larder_wall_s();
+    const char *why;
 
     larder_http_mark_hop_by_hop(&resp->head);
     build_merged_head(px, f->stale, &resp->head, now, &b);
@@ -323,8 +348,14 @@ static void revalidated(struct larder_fill *f, struct larder_http_msg *resp)
     larder_freshness_refresh(&fr, &merged, &merged_cc, &resp->head, f->request_time, now,
                              (int64_t)px->cfg->max_heuristic_freshness);
     larder_object_set_freshness(f->stale, &fr);
-    larder_log(LARDER_LOG_DEBUG, "fill %s: revalidated (304)", f->key);
-    tell_object(f, f->stale, LARDER_OUTCOME_REVALIDATED, 304);
+    /* the 304 may take back what made the response shareable (private,
+     * no-store): then it answers the first client's request only */
+    why = larder_freshness_storable(&f->req->head, &f->req_cc, &merged, &merged_cc);
+    if (why != NULL)
+        larder_cache_remove(px->cache, f->stale);
+    larder_log(LARDER_LOG_DEBUG, "fill %s: revalidated (304)%s%s", f->key,
+               why != NULL ? "; no longer stored: " : "", why != NULL ? why : "");
+    tell_object(f, f->stale, LARDER_OUTCOME_REVALIDATED, 304, &resp->head, why);
 }
 
 /* Sends every waiter upstream alone and ends the fill. */
@@ -395,7 +426,7 @@ static void on_fill_head(void *arg, struct larder_http_msg *resp)
     }
     if (f->stale != NULL && larder_freshness_is_error_status(h->status) &&
         serve_stale_on_error(f)) {
-        tell_object(f, f->stale, LARDER_OUTCOME_STALE, h->status);
+        tell_object(f, f->stale, LARDER_OUTCOME_STALE, h->status, NULL, NULL);
         larder_http_msg_free(resp);
         f->discard = 1;
         return;
@@ -408,9 +439,9 @@ static void on_fill_head(void *arg, struct larder_http_msg *resp)
                         vary_len >= sizeof(vary)))
         why = "unusable Vary";
     if (why == NULL && vary_len > 0) {
-        variant = larder_xmalloc(VARIANT_KEY_MAX);
-        if (larder_freshness_vary_key(vary, vary_len, &f->req->head, variant, VARIANT_KEY_MAX,
-                                      &variant_len) != 0 || variant_len >= VARIANT_KEY_MAX)
+        variant = larder_xmalloc(LARDER_VARIANT_KEY_MAX);
+        if (larder_freshness_vary_key(vary, vary_len, &f->req->head, variant, LARDER_VARIANT_KEY_MAX,
+                                      &variant_len) != 0 || variant_len >= LARDER_VARIANT_KEY_MAX)
             why = "unusable Vary";
     }
     if (why != NULL) {
@@ -446,23 +477,8 @@ static void on_fill_head(void *arg, struct larder_http_msg *resp)
         larder_log(LARDER_LOG_INFO, "fill %s: larger than the whole cache; not stored", f->key);
     f->obj = o;
     larder_log(LARDER_LOG_DEBUG, "fill %s: storing %d", f->key, h->status);
-    {
-        struct larder_fill_waiter *w;
-        enum larder_outcome how = f->stale != NULL ? LARDER_OUTCOME_REFRESHED : LARDER_OUTCOME_MISS;
-        while ((w = take_waiter(f)) != NULL) {
-            if (vary_len > 0 && w->req != NULL && !w->owner &&
-                !larder_freshness_vary_match(vary, vary_len, &f->req->head, w->req)) {
-                w->fill = NULL;
-                w->ops->on_pass(w->arg, "another variant");
-                continue;
-            }
-            if (f->owner != w)
-                w->fill = NULL;
-            if (w->owner)
-                w->own_fields = own_fields(h);
-            w->ops->on_object(w->arg, larder_object_retain(o), how, h->status);
-        }
-    }
+    tell_object(f, o, f->stale != NULL ? LARDER_OUTCOME_REFRESHED : LARDER_OUTCOME_MISS,
+                h->status, h, NULL);
     larder_http_msg_free(resp); /* a body-less response completes in on_fill_end */
 }
 
@@ -508,7 +524,7 @@ static void on_fill_end(void *arg, const struct larder_failure *fail)
             larder_object_complete(f->obj);
     } else if (!f->decided) {
         if (serve_stale_on_error(f))
-            tell_object(f, f->stale, LARDER_OUTCOME_STALE, 0);
+            tell_object(f, f->stale, LARDER_OUTCOME_STALE, 0, NULL, NULL);
         else
             tell_error(f, fail);
     } else if (f->obj != NULL) {

@@ -19,7 +19,6 @@
 #include "larder/util.h"
 #include "session.h"
 
-#define VARIANT_KEY_MAX 4096
 /* Queued references to stored blocks cost no memory of their own (a chain
  * each): a whole object of this size goes out in one write. */
 #define SERVE_HIWAT (2 * 1024 * 1024)
@@ -35,29 +34,8 @@ static const char *const not_modified_fields[] = {
 static int match_variant(const struct larder_object *o, void *arg)
 {
     const struct larder_client *cl = arg;
-    const char *vary = larder_object_vary(o);
-    char key[VARIANT_KEY_MAX];
-    size_t len;
 
-    if (vary == NULL)
-        return 1;
-    if (larder_freshness_vary_key(vary, strlen(vary), &cl->req->head, key, sizeof(key), &len) != 0 ||
-        len >= sizeof(key))
-        return 0;
-    return larder_object_variant_key(o) != NULL && strcmp(key, larder_object_variant_key(o)) == 0;
-}
-
-/* RFC 9111 3.5: a request with Authorization may use a stored response
- * only when that response said it may be shared. */
-static int authorization_allows(const struct larder_client *cl, struct larder_object *o)
-{
-    struct larder_freshness fr;
-
-    if (larder_http_get(&cl->req->head, "authorization") == NULL)
-        return 1;
-    larder_object_get_freshness(o, &fr);
-    return (fr.flags & (LARDER_FRESH_F_PUBLIC | LARDER_FRESH_F_MUST_REVALIDATE |
-                        LARDER_FRESH_F_PROXY_REVALIDATE)) != 0;
+    return larder_object_variant_matches(o, &cl->req->head);
 }
 
 /* ---- sending an object --------------------------------------------------------- */
@@ -308,8 +286,24 @@ static void on_fill_overflow(void *arg, struct larder_fetch *f, struct evbuffer 
 {
     struct larder_client *cl = arg;
     struct evbuffer *out = larder_conn_output(cl->conn);
-    size_t before = evbuffer_get_length(out);
+    size_t before;
 
+    if (cl->state == CLIENT_WAIT_FILL && cl->verdict == VERDICT_OBJECT) {
+        /* the head and too much body came in one read: the client has not
+         * started on the object yet; its response head goes first */
+        struct larder_object *o = cl->verdict_obj;
+        cl->verdict = VERDICT_NONE;
+        cl->verdict_obj = NULL;
+        evtimer_del(cl->timer);
+        serve_object(cl, o);
+    }
+    if (cl->state != CLIENT_SERVE || cl->obj == NULL) {
+        /* answered without the body (304, 412): nobody wants the rest */
+        evbuffer_drain(data, evbuffer_get_length(data));
+        larder_fetch_abort(f);
+        return;
+    }
+    before = evbuffer_get_length(out);
     /* everything the object holds first (references, no copies), then the
      * rest straight from the origin */
     if (cl->obj != NULL && cl->framing != OUT_NONE) {
@@ -443,7 +437,7 @@ void larder_serve_request(struct larder_client *cl)
             return;
         }
     }
-    if (o != NULL && !authorization_allows(cl, o)) {
+    if (o != NULL && !larder_object_authorization_allows(o, &cl->req->head)) {
         larder_object_release(o);
         o = NULL;
     }

@@ -396,6 +396,59 @@ static void test_oversize_chunked_mid_stream(void **state)
     finish();
 }
 
+/* The response head and more than max_object_size of body in larder's
+ * first read from the origin: the client still gets the whole response,
+ * head first, and the next pipelined request its own; a client whose
+ * conditional request is answered with 304 keeps its connection usable. */
+static void test_oversize_in_first_read(void **state)
+{
+    enum { LEN = 200000 };
+    const char *path = "/ov?cc=max-age%3D60&etag=%22v%22&len=200000&chunked=1&chunk=200000";
+    struct h_conn *c;
+    struct h_response *r;
+    char *one, *two;
+
+    (void)state;
+    start("max_object_size 4k\n");
+    one = h_req("GET", OP, path, NULL);
+    two = h_fmt("%s%s", one, one);
+    c = h_conn_open(LP);
+    assert_non_null(c);
+    assert_int_equal(h_conn_send_str(c, two), 0);
+    for (int i = 0; i < 2; i++) {
+        r = h_conn_read_response(c, "GET", READ_MS);
+        if (!r || r->status != 200 || !r->complete || r->body_len != LEN)
+            fail_msg("pipelined response %d: %s", i + 1,
+                     r ? r->head : h_error());
+        h_response_free(r);
+    }
+    h_conn_close(c);
+    free(one);
+    free(two);
+
+    /* the client's own validator matches: 304, then the connection goes on */
+    one = h_req("GET", OP, path, "If-None-Match: \"v\"\r\n");
+    two = h_req("GET", OP, "/after?cc=max-age%3D60", NULL);
+    c = h_conn_open(LP);
+    assert_non_null(c);
+    assert_int_equal(h_conn_send_str(c, one), 0);
+    r = h_conn_read_response(c, "GET", READ_MS);
+    assert_non_null(r);
+    if (r->status != 304 && !(r->status == 200 && r->complete && r->body_len == LEN))
+        fail_msg("conditional request: %s", r->head);
+    h_response_free(r);
+    assert_int_equal(h_conn_send_str(c, two), 0);
+    r = h_conn_read_response(c, "GET", READ_MS);
+    assert_non_null(r);
+    assert_int_equal(r->status, 200);
+    assert_true(r->complete);
+    h_response_free(r);
+    h_conn_close(c);
+    free(one);
+    free(two);
+    finish();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -408,6 +461,7 @@ int main(void)
         T(test_truncated_not_stored),
         T(test_oversize_streams_unstored),
         T(test_oversize_chunked_mid_stream),
+        T(test_oversize_in_first_read),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -338,6 +338,128 @@ static void test_set_cookie_reaches_its_owner(void **state)
     purge(OA, "/sco");
 }
 
+/* A 304 refreshes a shared object: its Set-Cookie goes to the client whose
+ * request it answered, never into the stored copy that others get. */
+static void test_set_cookie_in_304_never_shared(void **state)
+{
+    struct h_response *r;
+
+    (void)state;
+    script(OA, "/sc304", "cc=public%2C%20max-age%3D0&etag=%22g%22");
+    h_response_free(get(OA, "/sc304", NULL));
+    assert_int_equal(count(OA, "/sc304"), 1);
+    /* now every answer, 304s too, sets alice's session */
+    script(OA, "/sc304", "cc=public%2C%20max-age%3D60&etag=%22g%22&h=Set-Cookie:sid%3Dalice");
+    r = get(OA, "/sc304", "Cookie: sid=alice\r\n");
+    assert_int_equal(r->status, 200);
+    assert_int_equal(count(OA, "/sc304"), 2);
+    if (strstr(h_header_get(r, "Cache-Status"), "fwd-status=304") == NULL ||
+        h_header_get(r, "Set-Cookie") == NULL || strcmp(h_header_get(r, "Set-Cookie"), "sid=alice") != 0)
+        fail_msg("alice's revalidation: want a 304 and her Set-Cookie; head:\n%s", r->head);
+    h_response_free(r);
+    r = get(OA, "/sc304", NULL);                          /* bob: a hit */
+    if (!is_hit(r) || h_header_count(r, "Set-Cookie") != 0)
+        fail_msg("bob: hit %d, Set-Cookie lines %zu; head:\n%s", is_hit(r),
+                 h_header_count(r, "Set-Cookie"), r->head);
+    assert_int_equal(count(OA, "/sc304"), 2);
+    h_response_free(r);
+    purge(OA, "/sc304");
+}
+
+/* A 304 that makes the response private (or no-store) ends its sharing:
+ * the client it answered gets it, the next one goes to the origin. */
+static void test_private_in_304_ends_sharing(void **state)
+{
+    static const char *const later[] = {
+        "cc=private%2C%20max-age%3D60&etag=%22g%22",
+        "cc=no-store%2C%20max-age%3D60&etag=%22g%22",
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++) {
+        struct h_response *r;
+
+        h_origin_reset(OA);
+        script(OA, "/p304", "cc=max-age%3D0&etag=%22g%22");
+        h_response_free(get(OA, "/p304", NULL));
+        script(OA, "/p304", later[i]);
+        r = get(OA, "/p304", NULL);
+        assert_int_equal(r->status, 200);
+        assert_int_equal(count(OA, "/p304"), 2);
+        h_response_free(r);
+        r = get(OA, "/p304", NULL);
+        if (is_hit(r) || count(OA, "/p304") != 3)
+            fail_msg("%s: the next client got a hit (%d), origin count %ld (want 3)", later[i],
+                     is_hit(r), count(OA, "/p304"));
+        h_response_free(r);
+        purge(OA, "/p304");
+    }
+}
+
+/* Waits until the origin has seen <n> requests for <path>. */
+static void wait_origin(int oport, const char *path, long n)
+{
+    for (int i = 0; i < 2000 && count(oport, path) < n; i++)
+        h_sleep_ms(5);
+    assert_int_equal(count(oport, path), n);
+}
+
+/* A client that joins a revalidation in flight gets its result only when
+ * the stored response is its own variant and may answer its request: with
+ * another Accept-Encoding, or with Authorization where the response was not
+ * public, it goes to the origin on its own. */
+static void test_joining_a_revalidation_keeps_variants_apart(void **state)
+{
+    static const struct {
+        const char *params;     /* without the delay */
+        const char *first;      /* fields of the request that stores */
+        const char *joiner;     /* fields of the client that joins */
+        const char *name;       /* echoed field that tells the answers apart */
+        const char *want;       /* its echo in the joiner's answer */
+    } cases[] = {
+        { "cc=max-age%3D0&etag=%22g%22&h=Vary:Accept-Encoding&echo=Accept-Encoding",
+          "Accept-Encoding: gzip\r\n", "", "Accept-Encoding", "" },
+        { "cc=max-age%3D0&etag=%22g%22&h=Vary:Accept-Encoding&echo=Accept-Encoding",
+          "Accept-Encoding: gzip\r\n", "Accept-Encoding: br\r\n", "Accept-Encoding", "br" },
+        { "cc=max-age%3D0&etag=%22g%22&echo=Authorization",
+          "", "Authorization: Bearer bob\r\n", "Authorization", "Bearer bob" },
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *slow = h_fmt("%s&delay_ms=800", cases[i].params), *req;
+        struct h_conn *owner;
+        struct h_response *r;
+
+        h_origin_reset(OA);
+        script(OA, "/vj", cases[i].params);
+        h_response_free(get(OA, "/vj", cases[i].first));
+        /* the owner's revalidation is held at the origin ... */
+        script(OA, "/vj", slow);
+        owner = h_conn_open(LP);
+        assert_non_null(owner);
+        req = h_req("GET", OA, "/vj", cases[i].first);
+        assert_int_equal(h_conn_send_str(owner, req), 0);
+        free(req);
+        wait_origin(OA, "/vj", 2);
+        /* ... while the other client arrives */
+        r = get(OA, "/vj", cases[i].joiner);
+        if (r->status != 200 || strcmp(echo(r, cases[i].name), cases[i].want) != 0)
+            fail_msg("case %zu: the joiner got status %d, X-Echo-%s \"%s\" (want \"%s\"); head:\n%s",
+                     i, r->status, cases[i].name, echo(r, cases[i].name), cases[i].want, r->head);
+        assert_int_equal(count(OA, "/vj"), 3);
+        h_response_free(r);
+        r = h_conn_read_response(owner, "GET", H_TIMEOUT_MS);
+        assert_non_null(r);
+        assert_int_equal(r->status, 200);
+        assert_non_null(strstr(h_header_get(r, "Cache-Status"), "fwd-status=304"));
+        h_response_free(r);
+        h_conn_close(owner);
+        purge(OA, "/vj");
+        free(slow);
+    }
+}
+
 static void test_authorization_never_shared(void **state)
 {
     static const char *const auth[] = {
@@ -613,6 +735,9 @@ int main(void)
         cmocka_unit_test_setup(test_private_and_no_store_hold_under_tricks, reset_origins),
         cmocka_unit_test_setup(test_set_cookie_never_shared, reset_origins),
         cmocka_unit_test_setup(test_set_cookie_reaches_its_owner, reset_origins),
+        cmocka_unit_test_setup(test_set_cookie_in_304_never_shared, reset_origins),
+        cmocka_unit_test_setup(test_private_in_304_ends_sharing, reset_origins),
+        cmocka_unit_test_setup(test_joining_a_revalidation_keeps_variants_apart, reset_origins),
         cmocka_unit_test_setup(test_authorization_never_shared, reset_origins),
         cmocka_unit_test_setup(test_error_pages_never_poison, reset_origins),
         cmocka_unit_test_setup(test_own_errors_never_stored, reset_origins),

@@ -153,6 +153,19 @@ int larder_object_is_mark(const struct larder_object *o, int64_t *until_out);
 const char *larder_object_key(const struct larder_object *o);
 const char *larder_object_variant_key(const struct larder_object *o);
 const char *larder_object_vary(const struct larder_object *o);   /* NULL: no Vary */
+
+#define LARDER_VARIANT_KEY_MAX 4096 /* longest variant key stored */
+
+/* Whether request <req> selects <o> (RFC 9111 4.1): the fields <o>'s Vary
+ * names have the values <o> was stored for. Always true without Vary. */
+int larder_object_variant_matches(const struct larder_object *o,
+                                  const struct larder_http_head *req);
+
+/* RFC 9111 3.5: whether <o> may answer <req>, which may carry
+ * Authorization: only when the stored response said it may be shared
+ * (public, must-revalidate, proxy-revalidate or s-maxage). */
+int larder_object_authorization_allows(const struct larder_object *o,
+                                       const struct larder_http_head *req);
 uint64_t larder_object_body_size(const struct larder_object *o); /* bytes so far */
 uint64_t larder_object_expected(const struct larder_object *o);  /* 0: unknown */
 uint64_t larder_object_cost(const struct larder_object *o);
