@@ -61,6 +61,7 @@ struct larder_dns {
     struct evdns_base *edns;
     const struct larder_config *cfg;
     struct dns_entry *hosts;      /* from /etc/hosts, never expire */
+    struct dns_entry loopback;    /* localhost and *.localhost not in hosts */
     struct dns_entry *cache;      /* answers and failures */
     struct dns_entry *age;        /* cache entries, oldest first */
     unsigned ncache;
@@ -373,6 +374,13 @@ struct larder_dns *larder_dns_new_from(struct event_base *base, const struct lar
 
     d->base = base;
     d->cfg = cfg;
+    {
+        /* RFC 6761: localhost names are loopback even without /etc/hosts;
+         * one entry answers them all (none is kept per name asked) */
+        struct in_addr v4 = { .s_addr = htonl(INADDR_LOOPBACK) };
+        entry_add_addr(&d->loopback, &v4, AF_INET);
+        entry_add_addr(&d->loopback, &in6addr_loopback, AF_INET6);
+    }
     evdns_set_log_fn(on_evdns_log);
     d->edns = evdns_base_new(base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
     if (d->edns == NULL) {
@@ -476,13 +484,8 @@ int larder_dns_resolve(struct larder_dns *d, const char *host, uint16_t port,
         return 0;
     }
     HASH_FIND_STR(d->hosts, key, e);
-    if (e == NULL && (strcmp(key, "localhost") == 0 || ends_with(key, ".localhost"))) {
-        /* RFC 6761: localhost names are loopback even without /etc/hosts */
-        struct in_addr v4 = { .s_addr = htonl(INADDR_LOOPBACK) };
-        e = hosts_entry(d, key);
-        entry_add_addr(e, &v4, AF_INET);
-        entry_add_addr(e, &in6addr_loopback, AF_INET6);
-    }
+    if (e == NULL && (strcmp(key, "localhost") == 0 || ends_with(key, ".localhost")))
+        e = &d->loopback;
     if (e != NULL) {
         d->stats.cache_hits++;
         fill_result(e, port, res);
