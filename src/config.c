@@ -1017,9 +1017,10 @@ int larder_config_validate(const struct larder_config *cfg, char *err, size_t er
                cfg->limits.max_line, cfg->limits.max_head);
         return -1;
     }
-    if (cfg->max_object_size >= (uint64_t)4 << 30) {
-        snprintf(err, errlen, "max_object_size: objects of 4 GiB and more are not cached; "
-                 "give less than 4G");
+    /* an object's cost (body, head, blocks) is counted in 32 bits */
+    if (cfg->max_object_size > (uint64_t)2 << 30) {
+        snprintf(err, errlen, "max_object_size: objects over 2 GiB are not cached; "
+                 "give at most 2G");
         return -1;
     }
     if (cfg->max_object_size > cfg->cache_size) {

@@ -952,6 +952,15 @@ static void test_validate(void **state)
     larder_config_free(&cfg);
 
     larder_config_defaults(&cfg);
+    assert_null(larder_config_set(&cfg, "cache_size", "8G", err, sizeof err));
+    assert_null(larder_config_set(&cfg, "max_object_size", "2G", err, sizeof err));
+    assert_int_equal(larder_config_validate(&cfg, err, sizeof err), 0);
+    assert_null(larder_config_set(&cfg, "max_object_size", "2147483649", err, sizeof err));
+    assert_int_equal(larder_config_validate(&cfg, err, sizeof err), -1);
+    assert_string_equal(err, "max_object_size: objects over 2 GiB are not cached; give at most 2G");
+    larder_config_free(&cfg);
+
+    larder_config_defaults(&cfg);
     assert_null(larder_config_set(&cfg, "max_request_line", "64k", err, sizeof err));
     assert_int_equal(larder_config_validate(&cfg, err, sizeof err), 0);   /* equal is fine */
     assert_null(larder_config_set(&cfg, "max_request_line", "65537", err, sizeof err));
