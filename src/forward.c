@@ -89,13 +89,19 @@ void larder_forward_interim(void *arg, struct larder_http_head *h)
     struct larder_client *cl = arg;
     struct evbuffer *out = larder_conn_output(cl->conn);
 
-    /* 1xx go to HTTP/1.1 clients only (RFC 9110 15.2) */
-    if (larder_client_is_10(cl) || (h->status != 100 && h->status != 103))
+    /* RFC 9110 15.2: a proxy forwards every 1xx (101 never gets here: it
+     * answers an Upgrade, which larder does not forward), to HTTP/1.1
+     * clients only */
+    if (larder_client_is_10(cl))
         return;
     larder_http_mark_hop_by_hop(h);
-    evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", h->status, larder_http_reason(h->status));
-    if (h->status == 103)
-        larder_http_write_fields(out, h);
+    evbuffer_add_printf(out, "HTTP/1.1 %d ", h->status);
+    if (h->reason_len > 0)
+        evbuffer_add(out, h->reason, h->reason_len);
+    else
+        evbuffer_add_printf(out, "%s", larder_http_reason(h->status));
+    evbuffer_add(out, "\r\n", 2);
+    larder_http_write_fields(out, h);
     evbuffer_add(out, "\r\n", 2);
 }
 

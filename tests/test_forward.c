@@ -1066,6 +1066,32 @@ static void test_interim_forwarded_to_http11_only(void **state)
     free(raw);
 }
 
+/* Every 1xx but 101 is forwarded (RFC 9110 15.2), with its fields and its
+ * reason phrase, in order, before the final response. */
+static void test_interim_any_1xx_forwarded(void **state)
+{
+    static const char raw_resp[] =
+        "HTTP/1.1 102 Processing\r\n\r\n"
+        "HTTP/1.1 199 Something New\r\nX-Progress: 50\r\n\r\n"
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    char *enc = h_pct_encode(raw_resp), *path = h_fmt("/any1xx?raw=%s", enc);
+    char *raw = h_req("GET", OP, path, NULL);
+    struct h_response *r = ask(raw);
+
+    (void)state;
+    assert_int_equal(r->status, 200);
+    assert_string_equal(r->body, "ok");
+    if (r->ninterim != 2 || r->interim[0] != 102 || r->interim[1] != 199)
+        fail_msg("expected 102 then 199, got %zu interim responses:\n%s", r->ninterim,
+                 r->interim_heads);
+    assert_non_null(strstr(r->interim_heads, "HTTP/1.1 102 Processing\r\n"));
+    assert_non_null(strstr(r->interim_heads, "HTTP/1.1 199 Something New\r\nX-Progress: 50\r\n"));
+    h_response_free(r);
+    free(raw);
+    free(path);
+    free(enc);
+}
+
 /* The same for a GET, which goes through the cache's fetch. */
 static void test_interim_103_on_get(void **state)
 {
@@ -2090,6 +2116,7 @@ int main(void)
         cmocka_unit_test_setup(test_expect_100_continue, reset_origin),
         cmocka_unit_test_setup(test_interim_forwarded_to_http11_only, reset_origin),
         cmocka_unit_test_setup(test_interim_103_on_get, reset_origin),
+        cmocka_unit_test_setup(test_interim_any_1xx_forwarded, reset_origin),
         cmocka_unit_test_setup(test_other_schemes_501, reset_origin),
         cmocka_unit_test_setup(test_half_close_after_request, reset_origin),
         cmocka_unit_test_setup(test_pipelined_then_half_close, reset_origin),
