@@ -599,6 +599,13 @@ static void handle_request(struct larder_client *cl)
         larder_client_send_error(cl, 403, "your address may not use this proxy", LARDER_ERR_DENIED);
         return;
     }
+    /* whatever its form: a request larder itself sent here (to its own
+     * pages too, or a tunnel to itself) is a loop */
+    if (via_loop(cl)) {
+        larder_client_send_error(cl, 403, "forwarding loop: the request already passed through this proxy",
+                                 LARDER_ERR_DENIED);
+        return;
+    }
     switch (h->form) {
     case LARDER_TARGET_AUTHORITY:
         handle_connect(cl);
@@ -634,11 +641,6 @@ static void handle_request(struct larder_client *cl)
     cl->host = larder_xstrndup(cl->url.host, cl->url.host_len);
     if (strcmp(cl->method, "PURGE") == 0) {
         handle_purge(cl);
-        return;
-    }
-    if (via_loop(cl)) {
-        larder_client_send_error(cl, 403, "forwarding loop: the request already passed through this proxy",
-                                 LARDER_ERR_DENIED);
         return;
     }
     if (strcmp(cl->method, "GET") == 0 || strcmp(cl->method, "HEAD") == 0)

@@ -85,11 +85,49 @@ static struct larder_main *main_of(struct larder_proxy *px)
     return (struct larder_main *)((char *)px - offsetof(struct larder_main, px));
 }
 
+/* The address a connection to <sa> really reaches: an IPv4-mapped IPv6
+ * address is its IPv4 address, and the unspecified addresses (0.0.0.0, ::)
+ * reach this host's loopback. */
+static const struct sockaddr *reached(const struct sockaddr *sa, struct sockaddr_storage *tmp)
+{
+    struct sockaddr_in *v4 = (struct sockaddr_in *)tmp;
+
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+        if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+            memset(tmp, 0, sizeof(*tmp));
+            v4->sin_family = AF_INET;
+            v4->sin_port = s6->sin6_port;
+            memcpy(&v4->sin_addr, &s6->sin6_addr.s6_addr[12], 4);
+            sa = (const struct sockaddr *)tmp;
+        } else if (IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr)) {
+            struct sockaddr_in6 *t6 = (struct sockaddr_in6 *)tmp;
+            memset(tmp, 0, sizeof(*tmp));
+            t6->sin6_family = AF_INET6;
+            t6->sin6_port = s6->sin6_port;
+            t6->sin6_addr = in6addr_loopback;
+            return (const struct sockaddr *)tmp;
+        }
+    }
+    if (sa->sa_family == AF_INET &&
+        ((const struct sockaddr_in *)sa)->sin_addr.s_addr == htonl(INADDR_ANY)) {
+        uint16_t port = ((const struct sockaddr_in *)sa)->sin_port;
+        memset(tmp, 0, sizeof(*tmp));
+        v4->sin_family = AF_INET;
+        v4->sin_port = port;
+        v4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        sa = (const struct sockaddr *)tmp;
+    }
+    return sa;
+}
+
 int larder_proxy_is_self(const struct sockaddr *sa, void *arg)
 {
     struct larder_proxy *px = arg;
     struct larder_main *m = main_of(px);
+    struct sockaddr_storage tmp;
 
+    sa = reached(sa, &tmp);
     for (size_t i = 0; i < px->nlisten; i++) {
         const struct sockaddr *l = (const struct sockaddr *)&px->listen_addrs[i];
         if (port_of(l) != port_of(sa))

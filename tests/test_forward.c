@@ -1911,6 +1911,11 @@ static void test_request_to_own_address_not_forwarded(void **state)
         "GET http://localhost:%d/loop?cc=no-store HTTP/1.1\r\nHost: x\r\n\r\n",
         "DELETE http://LOCALHOST:%d/loop HTTP/1.1\r\nHost: x\r\n\r\n",
         "GET http://127.0.0.1:%d/larder/ HTTP/1.1\r\nHost: x\r\n\r\n",
+        /* addresses a connection to which reaches larder all the same */
+        "GET http://0.0.0.0:%d/larder/stats.json HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET http://[::ffff:127.0.0.1]:%d/larder/stats.json HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET http://[::ffff:7f00:1]:%d/loop?cc=no-store HTTP/1.1\r\nHost: x\r\n\r\n",
+        "POST http://0.0.0.0:%d/larder/purge HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx",
         NULL
     };
     size_t n = 0;
@@ -1937,6 +1942,34 @@ static void test_request_to_own_address_not_forwarded(void **state)
         fail_msg("%zu requests, %zu access-log lines:\n%s", n, count_lines(log), log);
     free(log);
     assert_origin_untouched();
+    stop_larder(l);
+}
+
+/* A tunnel to larder's own port, by any address that reaches it, and a
+ * request of any form that carries larder's own Via, are loops: 403. */
+static void test_loops_by_other_names_refused(void **state)
+{
+    struct h_proc *l = own_larder("connect_ports all\n");
+    const char *fmts[] = {
+        "CONNECT 127.0.0.1:%d HTTP/1.1\r\nHost: x\r\n\r\n",
+        "CONNECT 0.0.0.0:%d HTTP/1.1\r\nHost: x\r\n\r\n",
+        "CONNECT [::ffff:127.0.0.1]:%d HTTP/1.1\r\nHost: x\r\n\r\n",
+        "CONNECT [::ffff:7f00:1]:%d HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /larder/stats.json HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nVia: 1.1 " VIA_NAME "\r\n\r\n",
+        NULL
+    };
+
+    (void)state;
+    for (const char **f = fmts; *f; f++) {
+        char *raw = h_fmt(*f, l->port);
+        struct h_response *r = h_request(l->port, raw, H_TIMEOUT_MS);
+
+        if (!r || r->status != 403)
+            fail_msg("%s: %s", raw, r ? r->head : h_error());
+        assert_non_null(strstr(r->body, "loop"));
+        h_response_free(r);
+        free(raw);
+    }
     stop_larder(l);
 }
 
@@ -2106,6 +2139,7 @@ int main(void)
         cmocka_unit_test_setup(test_via_added_both_ways, reset_origin),
         cmocka_unit_test_setup(test_via_default_name_is_host_name, reset_origin),
         cmocka_unit_test_setup(test_via_loop_refused, reset_origin),
+        cmocka_unit_test_setup(test_loops_by_other_names_refused, reset_origin),
         cmocka_unit_test_setup(test_max_forwards_zero_answered_by_larder, reset_origin),
         cmocka_unit_test_setup(test_max_forwards_decremented, reset_origin),
         cmocka_unit_test_setup(test_every_method, reset_origin),
