@@ -375,9 +375,11 @@ void larder_forward_build_head(struct larder_client *cl, struct evbuffer *head, 
             larder_http_drop(h, *c);
     }
     larder_http_write_fields(head, h);
-    /* undo, so the client's own conditionals still count for its answer */
+    /* undo, so the client's own conditionals still count for its answer;
+     * what is hop-by-hop stays marked (Vary matching ignores it) */
     for (unsigned i = 0; i < h->nfields; i++)
         h->fields[i].flags &= ~LARDER_FIELD_F_DROP;
+    larder_http_mark_hop_by_hop(h);
     if (stale != NULL) {
         struct larder_http_head sh;
         const struct larder_http_field *etag, *lm;

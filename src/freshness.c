@@ -1148,7 +1148,11 @@ struct norm {
 static void norm_next_line(struct norm *n, unsigned from)
 {
     n->idx = from;
-    while (n->idx < n->h->nfields && !name_is(&n->h->fields[n->idx], n->name, n->name_len))
+    /* a field flagged not to be forwarded (named by Connection) is one the
+     * origin never saw: it cannot have chosen the variant by it */
+    while (n->idx < n->h->nfields &&
+           (!name_is(&n->h->fields[n->idx], n->name, n->name_len) ||
+            (n->h->fields[n->idx].flags & LARDER_FIELD_F_DROP)))
         n->idx++;
     n->pos = 0;
 }

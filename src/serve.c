@@ -412,6 +412,8 @@ void larder_serve_request(struct larder_client *cl)
     int64_t now = larder_wall_s();
 
     larder_freshness_cc_request(h, &cl->req_cc);
+    /* what is not forwarded cannot select a variant (see vary_key) */
+    larder_http_mark_hop_by_hop(&cl->req->head);
     n = larder_url_key(&cl->url, key, sizeof(key));
     /* Range requests and bodies on GET are not the cache's business */
     if (px->cache == NULL || n >= sizeof(key) || larder_http_get(h, "range") != NULL ||

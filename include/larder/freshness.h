@@ -313,8 +313,9 @@ int larder_freshness_vary_list(const struct larder_http_head *resp, char *buf, s
  * around commas and empty list members, folds other whitespace runs to one
  * space and trims; quoted strings are kept as they are. Writes a NUL;
  * *len_out is the full length (>= cap means truncated: do not use). Two
- * requests match iff their keys are equal. Returns -1 for "*" or a non-token
- * name, else 0. */
+ * requests match iff their keys are equal. Fields flagged
+ * LARDER_FIELD_F_DROP (hop-by-hop: the origin does not get them) count as
+ * absent. Returns -1 for "*" or a non-token name, else 0. */
 int larder_freshness_vary_key(const char *vary, size_t vary_len,
                               const struct larder_http_head *req, char *buf, size_t cap,
                               size_t *len_out);
