@@ -278,21 +278,26 @@ void larder_client_end_head(struct larder_client *cl, struct evbuffer *out,
     evbuffer_add(out, buf, n + 2);
 }
 
+const char *larder_client_date(struct larder_client *cl)
+{
+    int64_t now = larder_wall_s();
+
+    if (now != cl->px->date_at) {
+        larder_freshness_date_format(now, cl->px->date);
+        cl->px->date_at = now;
+    }
+    return cl->px->date;
+}
+
 void larder_client_respond(struct larder_client *cl, int status, const char *fields,
                            const char *type, const char *body, size_t body_len)
 {
     struct evbuffer *hb = cl->headbuf;
+    const char *date = larder_client_date(cl);
 
     larder_http_add_status_line(hb, status, NULL, 0);
     /* larder speaks for itself here: it dates what it says (RFC 9110 6.6.1) */
-    {
-        int64_t now = larder_wall_s();
-        if (now != cl->px->date_at) {
-            larder_freshness_date_format(now, cl->px->date);
-            cl->px->date_at = now;
-        }
-        larder_http_add_field(hb, "Date", cl->px->date, strlen(cl->px->date));
-    }
+    larder_http_add_field(hb, "Date", date, strlen(date));
     if (type != NULL)
         larder_http_add_field(hb, "Content-Type", type, strlen(type));
     larder_http_add_field_u64(hb, "Content-Length", body_len);

@@ -232,7 +232,8 @@ static void hb_status(struct head_builder *b, int status, const char *reason, si
 }
 
 /* The stored head for response <h>: its status line and its end-to-end
- * fields but Age and Set-Cookie. Our Via is added when it is sent. */
+ * fields but Age and Set-Cookie, and a Date if it had none. Our Via is
+ * added when it is sent. */
 static void build_stored_head(struct larder_http_head *h, struct head_builder *b)
 {
     larder_http_mark_hop_by_hop(h);
@@ -241,6 +242,12 @@ static void build_stored_head(struct larder_http_head *h, struct head_builder *b
         if (stored_field(&h->fields[i]))
             hb_field(b, h->fields[i].name, h->fields[i].name_len, h->fields[i].value,
                      h->fields[i].value_len);
+    if (larder_http_find(h, "date", 0) < 0) {
+        /* RFC 9110 6.6.1: stored without Date, it is dated when received */
+        char date[32];
+        larder_freshness_date_format(larder_wall_s(), date);
+        hb_field(b, "Date", 4, date, strlen(date));
+    }
     hb_fix(b);
 }
 

@@ -135,6 +135,11 @@ static void on_fetch_head(void *arg, struct larder_http_msg *resp)
     }
     larder_http_add_status_line(out, h->status, h->reason, h->reason_len);
     larder_http_write_fields(out, h);
+    if (larder_http_find(h, "date", 0) < 0) {
+        /* RFC 9110 6.6.1: a response forwarded without Date gets one */
+        const char *date = larder_client_date(cl);
+        larder_http_add_field(out, "Date", date, strlen(date));
+    }
     add_via(cl, out, h->version);
     if (cl->framing == OUT_LENGTH)
         larder_http_add_field_u64(out, "Content-Length", h->content_length);
@@ -313,23 +318,47 @@ static void answer_max_forwards(struct larder_client *cl)
 }
 
 /* Max-Forwards of an OPTIONS or TRACE request, or -1. */
+#define MAX_FORWARDS_CAP 255L /* the most larder passes on (RFC 9110 7.6.2) */
+
+struct mf_scan {
+    long least;                   /* smallest value seen, -1: none yet */
+    int bad;
+};
+
+static int mf_member(const char *item, size_t len, void *arg)
+{
+    struct mf_scan *s = arg;
+    long v = 0;
+
+    if (len == 0 || strspn(item, "0123456789") < len) {
+        s->bad = 1;
+        return 1;
+    }
+    for (size_t i = 0; i < len && v <= MAX_FORWARDS_CAP; i++)
+        v = v * 10 + (item[i] - '0');
+    if (v > MAX_FORWARDS_CAP)
+        v = MAX_FORWARDS_CAP + 1;
+    if (s->least < 0 || v < s->least)
+        s->least = v;
+    return 0;
+}
+
+/* Max-Forwards of an OPTIONS or TRACE: the least of its values (several
+ * lines or a list: the strictest counts), capped; -1 when absent or not
+ * all digits (then it is dropped, not passed on unread). */
 static long max_forwards(const struct larder_client *cl)
 {
     const struct larder_http_head *h = &cl->req->head;
-    int i;
-    char digits[12];
+    struct mf_scan s = { -1, 0 };
 
     if (strcmp(cl->method, "OPTIONS") != 0 && strcmp(cl->method, "TRACE") != 0)
         return -1;
-    i = larder_http_find(h, "max-forwards", 0);
-    if (i < 0)
-        return -1;
-    if (h->fields[i].value_len == 0 || h->fields[i].value_len >= sizeof(digits) ||
-        strspn(h->fields[i].value, "0123456789") < h->fields[i].value_len)
-        return -1;
-    memcpy(digits, h->fields[i].value, h->fields[i].value_len);
-    digits[h->fields[i].value_len] = '\0';
-    return strtol(digits, NULL, 10);
+    for (int i = larder_http_find(h, "max-forwards", 0); i >= 0 && !s.bad;
+         i = larder_http_find(h, "max-forwards", (unsigned)i + 1))
+        if (larder_http_list_each(h->fields[i].value, h->fields[i].value_len, mf_member, &s) != 0 ||
+            h->fields[i].value_len == 0)
+            s.bad = 1;
+    return s.bad ? -1 : s.least;
 }
 
 static const char *const conditionals[] = {
@@ -348,8 +377,14 @@ void larder_forward_build_head(struct larder_client *cl, struct evbuffer *head, 
     {
         const char *m = for_cache ? "GET" : cl->method;
         evbuffer_add(head, m, strlen(m));
-        evbuffer_add(head, path_len == 0 || path[0] == '?' ? " /" : " ", path_len == 0 || path[0] == '?' ? 2 : 1);
-        evbuffer_add(head, path, path_len);
+        if (path_len == 0 && strcmp(m, "OPTIONS") == 0) {
+            /* "OPTIONS http://host" asks about the server: RFC 9112 3.2.4 */
+            evbuffer_add(head, " *", 2);
+        } else {
+            evbuffer_add(head, path_len == 0 || path[0] == '?' ? " /" : " ",
+                         path_len == 0 || path[0] == '?' ? 2 : 1);
+            evbuffer_add(head, path, path_len);
+        }
         evbuffer_add(head, " HTTP/1.1\r\n", 11);
     }
     {
@@ -365,9 +400,10 @@ void larder_forward_build_head(struct larder_client *cl, struct evbuffer *head, 
     }
     larder_http_mark_hop_by_hop(h);
     larder_http_drop(h, "host");
-    if (mf > 0) {
+    if (strcmp(cl->method, "OPTIONS") == 0 || strcmp(cl->method, "TRACE") == 0) {
         larder_http_drop(h, "max-forwards");
-        evbuffer_add_printf(head, "Max-Forwards: %ld\r\n", mf - 1);
+        if (mf > 0)
+            evbuffer_add_printf(head, "Max-Forwards: %ld\r\n", mf - 1);
     }
     if (for_cache) {
         /* the cache wants the whole response, whatever the client holds */

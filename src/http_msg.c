@@ -2,6 +2,7 @@
 /* http_msg.c - owned parsed messages, hop-by-hop removal, field output. */
 #include "larder/http_msg.h"
 
+#include <ctype.h>
 #include <event2/buffer.h>
 #include <string.h>
 
@@ -74,12 +75,35 @@ static int drop_named_cb(const char *item, size_t len, void *arg)
     return 0;
 }
 
+/* Whether <f> is named <name> with some dashes written as underscores
+ * ("Content_Length"): valid tokens, but CGI-style servers map both to one
+ * variable, so such a field could pass for the framing larder wrote. */
+static int underscored(const struct larder_http_field *f, const char *name, size_t len)
+{
+    int any = 0;
+
+    if (f->name_len != len)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = f->name[i];
+        if (c == '_' && name[i] == '-')
+            any = 1;
+        else if (tolower((unsigned char)c) != name[i])
+            return 0;
+    }
+    return any;
+}
+
 void larder_http_mark_hop_by_hop(struct larder_http_head *h)
 {
     struct named_ctx ctx = { h };
 
     for (unsigned i = 0; i < h->nfields; i++) {
         struct larder_http_field *f = &h->fields[i];
+        if (underscored(f, "content-length", 14) || underscored(f, "transfer-encoding", 17)) {
+            f->flags |= LARDER_FIELD_F_DROP;
+            continue;
+        }
         for (size_t k = 0; k < sizeof(hop_by_hop) / sizeof(hop_by_hop[0]); k++)
             if (larder_http_field_is_n(f, hop_by_hop[k].name, hop_by_hop[k].len)) {
                 f->flags |= LARDER_FIELD_F_DROP;

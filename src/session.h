@@ -128,6 +128,9 @@ int larder_client_is_10(const struct larder_client *cl);
 void larder_client_end_head(struct larder_client *cl, struct evbuffer *out,
                             const char *pre, size_t pre_len);
 /* A whole small response written by larder itself. */
+/* The current time as an HTTP date (formatted once a second). */
+const char *larder_client_date(struct larder_client *cl);
+
 void larder_client_respond(struct larder_client *cl, int status, const char *fields,
                            const char *type, const char *body, size_t body_len);
 void larder_client_send_error(struct larder_client *cl, int status, const char *reason,

@@ -659,6 +659,15 @@ static void test_max_forwards_decremented(void **state)
         { "TRACE", "/mf-t1", "1", "0" },
         { "OPTIONS", "/mf-none", NULL, NULL },
         { "TRACE", "/mf-none-t", NULL, NULL },
+        /* capped, then decremented (RFC 9110 7.6.2: the lesser of the two) */
+        { "TRACE", "/mf-huge", "99999999999999999999999", "255" },
+        /* a list, or several lines: the strictest value counts */
+        { "OPTIONS", "/mf-list", "7, 3", "2" },
+        { "TRACE", "/mf-lines", "7\r\nMax-Forwards: 4", "3" },
+        /* not a number: not passed on unread */
+        { "TRACE", "/mf-neg", "-1", NULL },
+        { "OPTIONS", "/mf-junk", "5x", NULL },
+        { "OPTIONS", "/mf-part", "5, x", NULL },
     };
 
     (void)state;
@@ -688,6 +697,89 @@ static void test_max_forwards_decremented(void **state)
         free(extra);
         h_response_free(r);
     }
+}
+
+/* Max-Forwards 0 anywhere in a list or on any line stops the request
+ * here; OPTIONS for an absolute URI without a path asks about the server
+ * and goes out in asterisk-form (RFC 9112 3.2.4). */
+static void test_max_forwards_least_and_options_asterisk(void **state)
+{
+    struct h_response *r;
+    char *raw, *log;
+
+    (void)state;
+    raw = h_req("OPTIONS", OP, "/mf-z", "Max-Forwards: 5\r\nMax-Forwards: 0\r\n");
+    r = ask(raw);
+    assert_int_equal(r->status, 200);
+    assert_non_null(h_header_get(r, "Allow"));
+    h_response_free(r);
+    free(raw);
+    assert_int_equal(origin_count("/mf-z"), 0);
+
+    raw = h_fmt("OPTIONS http://127.0.0.1:%d HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n", OP, OP);
+    r = ask(raw);
+    assert_int_equal(r->status, 200);
+    h_response_free(r);
+    free(raw);
+    log = h_origin_log(OP, "*");
+    assert_non_null(log);
+    if (strncmp(log, "OPTIONS * HTTP/1.1\r\n", 20) != 0)
+        fail_msg("the origin received:\n%s", log);
+    free(log);
+    /* with a query there is a path: "/?q" */
+    raw = h_fmt("OPTIONS http://127.0.0.1:%d?q HTTP/1.1\r\nHost: x\r\n\r\n", OP);
+    r = ask(raw);
+    assert_int_equal(r->status, 200);
+    h_response_free(r);
+    free(raw);
+    log = h_origin_log(OP, "/");
+    assert_non_null(log);
+    assert_non_null(strstr(log, "OPTIONS /?q HTTP/1.1\r\n"));
+    free(log);
+}
+
+/* Field names that servers read as the framing fields ("Content_Length")
+ * never reach the origin next to larder's own framing. */
+static void test_underscored_framing_names_dropped(void **state)
+{
+    char *raw = h_fmt("POST http://127.0.0.1:%d/us HTTP/1.1\r\nHost: x\r\n"
+                      "Content_Length: 50\r\nTRANSFER_ENCODING: chunked\r\n"
+                      "Content-Length: 2\r\nX_Other: kept\r\n\r\nok", OP);
+    struct h_response *r = ask(raw);
+    char *head;
+
+    (void)state;
+    assert_int_equal(r->status, 200);
+    head = only_head("/us");
+    if (strstr(head, "Content_Length") || strstr(head, "TRANSFER_ENCODING") ||
+        !strstr(head, "X_Other: kept\r\n") || !strstr(head, "Content-Length: 2\r\n"))
+        fail_msg("the origin received:\n%s", head);
+    free(head);
+    h_response_free(r);
+    free(raw);
+}
+
+/* A response that comes without Date is dated by larder, forwarded or
+ * stored (RFC 9110 6.6.1), and hits carry that Date. */
+static void test_date_added_when_missing(void **state)
+{
+    const char *paths[] = { "/nd?nodate=1&cc=no-store", "/ndc?nodate=1&cc=max-age%3D60" };
+
+    (void)state;
+    for (size_t i = 0; i < 2; i++) {
+        for (int k = 0; k < 2; k++) {
+            char *raw = h_req("GET", OP, paths[i], NULL);
+            struct h_response *r = ask(raw);
+
+            assert_int_equal(r->status, 200);
+            if (h_header_count(r, "Date") != 1)
+                fail_msg("%s (%d): %zu Date fields:\n%s", paths[i], k, h_header_count(r, "Date"),
+                         r->head);
+            h_response_free(r);
+            free(raw);
+        }
+    }
+    assert_int_equal(origin_count("/ndc"), 1);
 }
 
 /* ------------------------------------------------------------------ */
@@ -2142,6 +2234,9 @@ int main(void)
         cmocka_unit_test_setup(test_loops_by_other_names_refused, reset_origin),
         cmocka_unit_test_setup(test_max_forwards_zero_answered_by_larder, reset_origin),
         cmocka_unit_test_setup(test_max_forwards_decremented, reset_origin),
+        cmocka_unit_test_setup(test_max_forwards_least_and_options_asterisk, reset_origin),
+        cmocka_unit_test_setup(test_underscored_framing_names_dropped, reset_origin),
+        cmocka_unit_test_setup(test_date_added_when_missing, reset_origin),
         cmocka_unit_test_setup(test_every_method, reset_origin),
         cmocka_unit_test_setup(test_request_body_content_length, reset_origin),
         cmocka_unit_test_setup(test_request_body_chunked, reset_origin),

@@ -34,7 +34,9 @@ void larder_http_msg_free(struct larder_http_msg *m);
 /* Marks with LARDER_FIELD_F_DROP every field a proxy must not forward:
  * Connection and each field it names, Keep-Alive, Proxy-Connection, TE,
  * Trailer, Upgrade, Proxy-Authenticate, Proxy-Authorization, and the framing
- * fields Content-Length and Transfer-Encoding, which larder writes itself. */
+ * fields Content-Length and Transfer-Encoding, which larder writes itself,
+ * also when spelt with underscores (Content_Length), which some servers
+ * read as the same field. */
 void larder_http_mark_hop_by_hop(struct larder_http_head *h);
 
 /* Marks every field named <name> with LARDER_FIELD_F_DROP. */
