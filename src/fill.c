@@ -336,9 +336,15 @@ static int serve_stale_on_error(struct larder_fill *f)
                                            f->px->cfg->serve_stale_on_error);
 }
 
-static void revalidated(struct larder_fill *f, struct larder_http_msg *resp)
+/* Updates stored <o> from <r>, a 304 or a 200 to a HEAD (RFC 9111 3.2,
+ * 4.3.4, 4.3.5): its fields, then its freshness from the new times. The
+ * update may take back what made the response shareable (private,
+ * no-store): then it is unlinked, and the reason returned; else NULL.
+ * <req> is the request it was made for. */
+static const char *refresh_stored(struct larder_proxy *px, struct larder_object *o,
+                                  struct larder_http_head *r, const struct larder_http_head *req,
+                                  const struct larder_cc *req_cc, int64_t request_time)
 {
-    struct larder_proxy *px = f->px;
     struct head_builder b = { 0 };
     struct larder_http_head merged;
     struct larder_cc merged_cc;
@@ -346,21 +352,28 @@ static void revalidated(struct larder_fill *f, struct larder_http_msg *resp)
     int64_t now = larder_wall_s();
     const char *why;
 
-    larder_http_mark_hop_by_hop(&resp->head);
-    build_merged_head(px, f->stale, &resp->head, now, &b);
-    larder_object_set_head(f->stale, b.buf, b.len, larder_object_status(f->stale));
+    larder_http_mark_hop_by_hop(r);
+    build_merged_head(px, o, r, now, &b);
+    larder_object_set_head(o, b.buf, b.len, larder_object_status(o));
     hb_free(&b);
-    larder_object_head(f->stale, &merged, px->scratch, px->scratch_cap);
+    larder_object_head(o, &merged, px->scratch, px->scratch_cap);
     larder_freshness_cc_response(&merged, &merged_cc);
-    larder_object_get_freshness(f->stale, &fr);
-    larder_freshness_refresh(&fr, &merged, &merged_cc, &resp->head, f->request_time, now,
+    larder_object_get_freshness(o, &fr);
+    larder_freshness_refresh(&fr, &merged, &merged_cc, r, request_time, now,
                              (int64_t)px->cfg->max_heuristic_freshness);
-    larder_object_set_freshness(f->stale, &fr);
-    /* the 304 may take back what made the response shareable (private,
-     * no-store): then it answers the first client's request only */
-    why = larder_freshness_storable(&f->req->head, &f->req_cc, &merged, &merged_cc);
+    larder_object_set_freshness(o, &fr);
+    why = larder_freshness_storable(req, req_cc, &merged, &merged_cc);
     if (why != NULL)
-        larder_cache_remove(px->cache, f->stale);
+        larder_cache_remove(px->cache, o);
+    return why;
+}
+
+static void revalidated(struct larder_fill *f, struct larder_http_msg *resp)
+{
+    /* a 304 that ends sharing answers the first client's request only */
+    const char *why = refresh_stored(f->px, f->stale, &resp->head, &f->req->head, &f->req_cc,
+                                     f->request_time);
+
     larder_log(LARDER_LOG_DEBUG, "fill %s: revalidated (304)%s%s", f->key,
                why != NULL ? "; no longer stored: " : "", why != NULL ? why : "");
     tell_object(f, f->stale, LARDER_OUTCOME_REVALIDATED, 304, &resp->head, why);
@@ -565,6 +578,81 @@ static void on_fill_end(void *arg, const struct larder_failure *fail)
         larder_object_abort(f->obj);
     }
     fill_free(f);
+}
+
+/* ---- HEAD ------------------------------------------------------------------------ */
+
+static int head_match(const struct larder_object *o, void *arg)
+{
+    return larder_object_variant_matches(o, arg);
+}
+
+/* Whether the Content-Length of HEAD answer <r>, if any, is <size>. */
+static int same_length(const struct larder_http_head *r, uint64_t size)
+{
+    int i = larder_http_find(r, "content-length", 0);
+    uint64_t v = 0;
+
+    if (i < 0)
+        return 1;
+    for (size_t k = 0; k < r->fields[i].value_len; k++) {
+        char c = r->fields[i].value[k];
+        if (c < '0' || c > '9' || v > UINT64_MAX / 10)
+            return 0;
+        v = v * 10 + (uint64_t)(c - '0');
+    }
+    return r->fields[i].value_len > 0 && v == size;
+}
+
+/* Whether fields <name> of <a> and <b> are both absent or equal. */
+static int same_field(const struct larder_http_head *a, const struct larder_http_head *b,
+                      const char *name)
+{
+    int i = larder_http_find(a, name, 0), k = larder_http_find(b, name, 0);
+
+    if (i < 0 || k < 0)
+        return i < 0 && k < 0;
+    return a->fields[i].value_len == b->fields[k].value_len &&
+           memcmp(a->fields[i].value, b->fields[k].value, a->fields[i].value_len) == 0;
+}
+
+void larder_fill_head_update(struct larder_proxy *px, const char *key,
+                             const struct larder_http_head *req, struct larder_http_head *resp)
+{
+    struct larder_object *o;
+    struct larder_http_head stored, get = *req;
+    struct larder_cc req_cc;
+    int agrees;
+
+    if (px->cache == NULL || resp->status != 200)
+        return;
+    o = larder_cache_lookup(px->cache, key, head_match, (void *)req);
+    if (o == NULL)
+        return;
+    if (larder_object_is_mark(o, NULL) || larder_object_state(o) != LARDER_OBJ_COMPLETE ||
+        larder_object_status(o) != 200) {
+        larder_object_release(o);
+        return;
+    }
+    larder_object_head(o, &stored, px->scratch, px->scratch_cap);
+    /* the validators the HEAD answer carries, and its Content-Length,
+     * must describe what is stored */
+    agrees = (larder_http_find(resp, "etag", 0) < 0 || same_field(&stored, resp, "etag")) &&
+             (larder_http_find(resp, "last-modified", 0) < 0 ||
+              same_field(&stored, resp, "last-modified")) &&
+             same_length(resp, larder_object_body_size(o));
+    if (!agrees) {
+        larder_log(LARDER_LOG_DEBUG, "HEAD %s: the stored response is outdated; dropped", key);
+        larder_cache_remove(px->cache, o);
+    } else {
+        /* kept as long as the GET it stands for could store the result */
+        get.method = "GET";
+        get.method_len = 3;
+        larder_freshness_cc_request(req, &req_cc);
+        refresh_stored(px, o, resp, &get, &req_cc, larder_wall_s());
+        larder_log(LARDER_LOG_DEBUG, "HEAD %s: the stored response is updated", key);
+    }
+    larder_object_release(o);
 }
 
 /* ---- API ------------------------------------------------------------------------ */

@@ -11,6 +11,7 @@
 
 #include "larder/config.h"
 #include "larder/failure.h"
+#include "larder/fill.h"
 #include "larder/fetch.h"
 #include "larder/http_msg.h"
 #include "larder/http_parse.h"
@@ -116,6 +117,8 @@ static void on_fetch_head(void *arg, struct larder_http_msg *resp)
     cl->status = h->status;
     cl->cs.fwd_status = h->status;
     invalidate_after(cl, h);
+    if (cl->key != NULL && larder_client_is_head(cl))
+        larder_fill_head_update(cl->px, cl->key, &cl->req->head, h);
     larder_http_mark_hop_by_hop(h);
     if (no_body) {
         cl->framing = OUT_NONE;

@@ -421,6 +421,60 @@ static void test_head_from_stored_get(void **state)
     finish();
 }
 
+/* RFC 9111 4.3.5: a HEAD that larder forwards because the stored GET
+ * response is stale freshens it when the validators agree (the next GET
+ * is a hit), and drops it when they do not (the next GET goes out). */
+static void test_head_freshens_stored_get(void **state)
+{
+    struct h_response *r;
+
+    (void)state;
+    start(NULL);
+    script("/hf", "cc=max-age%3D0&etag=%22a%22&len=300");
+    r = get("/hf", NULL);
+    ASSERT_CS(r, "stored");
+    h_response_free(r);
+    /* the origin now says a minute: the HEAD brings that to the stored GET */
+    script("/hf", "cc=max-age%3D60&etag=%22a%22&len=300&h=X-New:1");
+    r = req("HEAD", "/hf", NULL);
+    assert_int_equal(r->status, 200);
+    ASSERT_NO_CS(r, "hit");
+    h_response_free(r);
+    ASSERT_COUNT("/hf", 2);
+    r = get("/hf", NULL);
+    assert_int_equal(r->status, 200);
+    assert_int_equal(r->body_len, 300);
+    ASSERT_CS(r, "hit");
+    assert_string_equal(hdr(r, "X-New"), "1");
+    h_response_free(r);
+    ASSERT_COUNT("/hf", 2);
+
+    /* a HEAD whose validator differs: what is stored is outdated */
+    script("/hg", "cc=max-age%3D0&etag=%22a%22&len=300");
+    h_response_free(get("/hg", NULL));
+    script("/hg", "cc=max-age%3D60&etag=%22b%22&len=300");
+    h_response_free(req("HEAD", "/hg", NULL));
+    ASSERT_COUNT("/hg", 2);
+    r = get("/hg", NULL);
+    assert_int_equal(r->status, 200);
+    ASSERT_NO_CS(r, "hit");
+    assert_string_equal(hdr(r, "ETag"), "\"b\"");
+    h_response_free(r);
+    ASSERT_COUNT("/hg", 3);
+
+    /* the same when only the length differs */
+    script("/hl", "cc=max-age%3D0&etag=%22a%22&len=300");
+    h_response_free(get("/hl", NULL));
+    script("/hl", "cc=max-age%3D60&etag=%22a%22&len=301");
+    h_response_free(req("HEAD", "/hl", NULL));
+    r = get("/hl", NULL);
+    ASSERT_NO_CS(r, "hit");
+    assert_int_equal(r->body_len, 301);
+    h_response_free(r);
+    ASSERT_COUNT("/hl", 3);
+    finish();
+}
+
 /* ------------------------------------------------------------------ */
 /* 4. Vary                                                             */
 
@@ -1188,6 +1242,7 @@ int main(void)
         T(test_explicit_and_heuristic_lifetimes),
         T(test_invalidation_unsafe_methods),
         T(test_invalidation_location),
+        T(test_head_freshens_stored_get),
         T(test_cache_key),
         T(test_cache_key_default_port),
         T(test_curl_end_to_end),

@@ -98,6 +98,13 @@ struct larder_fill *larder_fill_start(struct larder_proxy *px, const char *key,
 /* The client is gone or done: detaches <w> (no callback afterwards). */
 void larder_fill_leave(struct larder_fill_waiter *w);
 
+/* RFC 9111 4.3.5: a 200 answer <resp> to a HEAD request <req> that larder
+ * forwarded updates the stored GET response for <key> that <req> would
+ * have chosen, when the validators and Content-Length it carries agree with
+ * it; otherwise that stored response is dropped as outdated. */
+void larder_fill_head_update(struct larder_proxy *px, const char *key,
+                             const struct larder_http_head *req, struct larder_http_head *resp);
+
 /* Stops every fill (shutdown). */
 void larder_fill_shutdown(struct larder_proxy *px);
 
