@@ -604,18 +604,6 @@ static int same_length(const struct larder_http_head *r, uint64_t size)
     return r->fields[i].value_len > 0 && v == size;
 }
 
-/* Whether fields <name> of <a> and <b> are both absent or equal. */
-static int same_field(const struct larder_http_head *a, const struct larder_http_head *b,
-                      const char *name)
-{
-    int i = larder_http_find(a, name, 0), k = larder_http_find(b, name, 0);
-
-    if (i < 0 || k < 0)
-        return i < 0 && k < 0;
-    return a->fields[i].value_len == b->fields[k].value_len &&
-           memcmp(a->fields[i].value, b->fields[k].value, a->fields[i].value_len) == 0;
-}
-
 void larder_fill_head_update(struct larder_proxy *px, const char *key,
                              const struct larder_http_head *req, struct larder_http_head *resp)
 {
@@ -635,11 +623,9 @@ void larder_fill_head_update(struct larder_proxy *px, const char *key,
         return;
     }
     larder_object_head(o, &stored, px->scratch, px->scratch_cap);
-    /* the validators the HEAD answer carries, and its Content-Length,
-     * must describe what is stored */
-    agrees = (larder_http_find(resp, "etag", 0) < 0 || same_field(&stored, resp, "etag")) &&
-             (larder_http_find(resp, "last-modified", 0) < 0 ||
-              same_field(&stored, resp, "last-modified")) &&
+    /* the validators the HEAD answer carries (compared as for a 304), and
+     * its Content-Length, must describe what is stored */
+    agrees = larder_freshness_304_matches(&stored, resp) &&
              same_length(resp, larder_object_body_size(o));
     if (!agrees) {
         larder_log(LARDER_LOG_DEBUG, "HEAD %s: the stored response is outdated; dropped", key);

@@ -347,6 +347,36 @@ static void test_oversize_streams_unstored(void **state)
     finish();
 }
 
+/* Two clients GET <path> (<len> pattern bytes): the second once the first
+ * has <first> bytes. The first must get all of it; the second all of it or
+ * a cut connection, never a fake end. */
+static void two_readers(const char *path, uint64_t len, uint64_t first)
+{
+    struct job jobs[2];
+    uint64_t deadline;
+    char *raw = h_req("GET", OP, path, NULL);
+
+    job_open(&jobs[0], 1);
+    job_open(&jobs[1], 1);
+    job_send(&jobs[0], raw);
+    deadline = h_now_ms() + READ_MS;
+    while (__atomic_load_n(&jobs[0].seen, __ATOMIC_ACQUIRE) < first && h_now_ms() < deadline)
+        h_sleep_ms(5);
+    job_send(&jobs[1], raw);
+    free(raw);
+    job_join(&jobs[0]);
+    job_join(&jobs[1]);
+    assert_job_pattern(&jobs[0], 0, len);
+    if (jobs[1].r && jobs[1].r->status == 200) {
+        if (jobs[1].r->complete && jobs[1].pc.checked != len)
+            fail_msg("the second client got a complete response of %llu bytes",
+                     (unsigned long long)jobs[1].pc.checked);
+        assert_int_equal(jobs[1].pc.bad, 0);
+    }
+    job_free(&jobs[0]);
+    job_free(&jobs[1]);
+}
+
 /* A chunked response that grows past max_object_size mid-stream still
  * reaches the first client complete; a client reading the object as it
  * filled gets either all of it or a cut connection, never a fake end. */
@@ -355,33 +385,11 @@ static void test_oversize_chunked_mid_stream(void **state)
     enum { LEN = 2000000 };
     const char *path = "/bigd?cc=max-age%3D60&len=2000000&chunked=1&chunk=50000"
                        "&drip_ms=50&drip_bytes=200000";
-    struct job jobs[2];
-    uint64_t deadline;
     struct h_response *r;
-    char *raw;
 
     (void)state;
     start("cache_size 8M\nmax_object_size 1M\n");
-    raw = h_req("GET", OP, path, NULL);
-    job_open(&jobs[0], 1);
-    job_open(&jobs[1], 1);
-    job_send(&jobs[0], raw);
-    deadline = h_now_ms() + READ_MS;
-    while (__atomic_load_n(&jobs[0].seen, __ATOMIC_ACQUIRE) < 200000 && h_now_ms() < deadline)
-        h_sleep_ms(5);
-    job_send(&jobs[1], raw);
-    free(raw);
-    job_join(&jobs[0]);
-    job_join(&jobs[1]);
-    assert_job_pattern(&jobs[0], 0, LEN);
-    if (jobs[1].r && jobs[1].r->status == 200) {
-        if (jobs[1].r->complete && jobs[1].pc.checked != LEN)
-            fail_msg("the second client got a complete response of %llu bytes",
-                     (unsigned long long)jobs[1].pc.checked);
-        assert_int_equal(jobs[1].pc.bad, 0);
-    }
-    job_free(&jobs[0]);
-    job_free(&jobs[1]);
+    two_readers(path, LEN, 200000);
     r = get(path, NULL);
     assert_int_equal(r->status, 200);
     assert_true(r->complete);
@@ -500,35 +508,10 @@ static void test_oversize_chunked_shared_readers(void **state)
  * of it or a cut connection, never a fake end. */
 static void test_oversize_chunked_shared_past_budget(void **state)
 {
-    enum { LEN = 3000000 };
-    const char *path = "/bigb?cc=max-age%3D60&len=3000000&chunked=1&chunk=50000"
-                       "&drip_ms=20&drip_bytes=100000";
-    struct job jobs[2];
-    uint64_t deadline;
-    char *raw;
-
     (void)state;
     start("cache_size 1M\nmax_object_size 100k\n");
-    raw = h_req("GET", OP, path, NULL);
-    job_open(&jobs[0], 1);
-    job_open(&jobs[1], 1);
-    job_send(&jobs[0], raw);
-    deadline = h_now_ms() + READ_MS;
-    while (__atomic_load_n(&jobs[0].seen, __ATOMIC_ACQUIRE) < 50000 && h_now_ms() < deadline)
-        h_sleep_ms(5);
-    job_send(&jobs[1], raw);
-    free(raw);
-    job_join(&jobs[0]);
-    job_join(&jobs[1]);
-    assert_job_pattern(&jobs[0], 0, LEN);
-    if (jobs[1].r && jobs[1].r->status == 200) {
-        if (jobs[1].r->complete && jobs[1].pc.checked != LEN)
-            fail_msg("the second client got a complete response of %llu bytes",
-                     (unsigned long long)jobs[1].pc.checked);
-        assert_int_equal(jobs[1].pc.bad, 0);
-    }
-    job_free(&jobs[0]);
-    job_free(&jobs[1]);
+    two_readers("/bigb?cc=max-age%3D60&len=3000000&chunked=1&chunk=50000"
+                "&drip_ms=20&drip_bytes=100000", 3000000, 50000);
     finish();
 }
 

@@ -266,7 +266,8 @@ int larder_freshness_etag_match(const char *a, size_t alen, const char *b, size_
  * 304 without ETag but with Last-Modified must carry the stored
  * Last-Modified; a 304 with neither answers our own conditional request and
  * matches. Returns 1 to update, 0 when the stored response is not the one
- * the origin validated (refetch it). */
+ * the origin validated (refetch it). The same rule decides whether a 200
+ * to a HEAD describes the stored response (RFC 9111 4.3.5). */
 int larder_freshness_304_matches(const struct larder_http_head *stored,
                                  const struct larder_http_head *r304);
 
