@@ -401,16 +401,21 @@ static void handle_connect(struct larder_client *cl)
 
 /* ---- larder's own pages --------------------------------------------------------------- */
 
+/* The value of request field <name> as a string to free, or NULL. */
+static char *field_text(const struct larder_client *cl, const char *name)
+{
+    const struct larder_http_field *f = larder_http_get(&cl->req->head, name);
+
+    return f != NULL ? larder_xstrndup(f->value, f->value_len) : NULL;
+}
+
 static void run_admin(struct larder_client *cl, const char *path, size_t path_len)
 {
     struct larder_admin_request areq;
     struct larder_admin_response aresp;
-    const struct larder_http_field *host = larder_http_get(&cl->req->head, "host");
-    const struct larder_http_field *origin = larder_http_get(&cl->req->head, "origin");
-    const struct larder_http_field *site = larder_http_get(&cl->req->head, "sec-fetch-site");
-    char *host_text = host != NULL ? larder_xstrndup(host->value, host->value_len) : NULL;
-    char *origin_text = origin != NULL ? larder_xstrndup(origin->value, origin->value_len) : NULL;
-    char *site_text = site != NULL ? larder_xstrndup(site->value, site->value_len) : NULL;
+    char *host_text = field_text(cl, "host");
+    char *origin_text = field_text(cl, "origin");
+    char *site_text = field_text(cl, "sec-fetch-site");
     size_t n;
 
     memset(&areq, 0, sizeof(areq));
