@@ -793,6 +793,35 @@ size_t larder_object_send_head(struct larder_object *o, struct evbuffer *out)
     return o->head->len;
 }
 
+size_t larder_object_send_fields(struct larder_object *o, struct evbuffer *out)
+{
+    const char *eol = o->head != NULL ? memchr(o->head->data, '\n', o->head->len) : NULL;
+    size_t off = eol != NULL ? (size_t)(eol - (const char *)o->head->data) + 1 : 0;
+
+    if (eol == NULL || off == o->head->len)
+        return 0;
+    if (send_ref(out, o->head, off, o->head->len - off) != 0)
+        return 0;
+    return o->head->len - off;
+}
+
+void larder_object_seek(const struct larder_object *o, struct larder_object_cursor *cur,
+                        uint64_t pos)
+{
+    memset(cur, 0, sizeof(*cur));
+    while (cur->block < o->nblocks && pos > 0) {
+        const struct block *b = body_block(o, cur->block);
+        if (pos < b->len) {
+            cur->off = (size_t)pos;
+            cur->pos += pos;
+            return;
+        }
+        pos -= b->len;
+        cur->pos += b->len;
+        cur->block++;
+    }
+}
+
 size_t larder_object_send_body(struct larder_object *o, struct larder_object_cursor *cur,
                                size_t max, struct evbuffer *out)
 {

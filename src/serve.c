@@ -16,6 +16,7 @@
 #include "larder/http_parse.h"
 #include "larder/log.h"
 #include "larder/proxy.h"
+#include "larder/range.h"
 #include "larder/util.h"
 #include "session.h"
 
@@ -95,6 +96,65 @@ static int has_conditionals(const struct larder_http_head *req)
 }
 
 /* Starts the response from object <o> (the client's reference is moved in). */
+static void serve_object(struct larder_client *cl, struct larder_object *o);
+
+/* A GET with Range answered from a COMPLETE stored 200 (RFC 9110 14): 206
+ * with one range of the stored body, by reference, or 416. Returns 0 when
+ * the Range does not apply (If-Range fails, several ranges, not bytes...):
+ * the whole response answers it then. */
+static int serve_range(struct larder_client *cl, struct larder_object *o, int64_t age)
+{
+    const struct larder_http_field *rf = larder_http_get(&cl->req->head, "range");
+    const struct larder_http_field *ir = larder_http_get(&cl->req->head, "if-range");
+    struct evbuffer *out = larder_conn_output(cl->conn);
+    size_t before = evbuffer_get_length(out), n;
+    uint64_t size = larder_object_body_size(o), first = 0, last = 0;
+    char pre[480];
+
+    if (rf == NULL)
+        return 0;
+    if (ir != NULL) {
+        struct larder_http_head sh;
+        larder_object_head(o, &sh, cl->px->scratch, cl->px->scratch_cap);
+        if (!larder_range_if_range_holds(ir->value, ir->value_len, &sh, larder_wall_s()))
+            return 0;
+    }
+    switch (larder_range_parse(rf->value, rf->value_len, size, &first, &last)) {
+    case LARDER_RANGE_UNSATISFIABLE: {
+        char fields[64];
+        snprintf(fields, sizeof(fields), "Content-Range: bytes */%llu\r\n",
+                 (unsigned long long)size);
+        larder_object_release(o);
+        larder_client_respond(cl, 416, fields, "text/plain; charset=utf-8",
+                              "range not satisfiable\n", 22);
+        larder_client_finish_response(cl);
+        return 1;
+    }
+    case LARDER_RANGE_ONE:
+        break;
+    default:
+        return 0;
+    }
+    cl->obj = o;
+    larder_object_seek(o, &cl->cursor, first);
+    cl->body_end = last + 1;
+    cl->status = 206;
+    evbuffer_add(out, "HTTP/1.1 206 Partial Content\r\n", 30);
+    larder_object_send_fields(o, out);
+    n = hit_lines(cl, o, age, pre);
+    n += (size_t)snprintf(pre + n, sizeof(pre) - n,
+                          "Content-Range: bytes %llu-%llu/%llu\r\nContent-Length: %llu\r\n",
+                          (unsigned long long)first, (unsigned long long)last,
+                          (unsigned long long)size, (unsigned long long)(last - first + 1));
+    cl->framing = OUT_LENGTH;
+    larder_client_end_head(cl, out, pre, n);
+    cl->bytes_out += evbuffer_get_length(out) - before;
+    cl->resp_started = 1;
+    larder_client_set_state(cl, CLIENT_SERVE);
+    larder_serve_pump(cl);
+    return 1;
+}
+
 static void serve_object(struct larder_client *cl, struct larder_object *o)
 {
     struct evbuffer *out = larder_conn_output(cl->conn);
@@ -130,6 +190,9 @@ static void serve_object(struct larder_client *cl, struct larder_object *o)
             break;
         }
     }
+    cl->body_end = 0;
+    if (cl->range_req && status == 200 && st == LARDER_OBJ_COMPLETE && serve_range(cl, o, age))
+        return;
     cl->obj = o;
     memset(&cl->cursor, 0, sizeof(cl->cursor));
     cl->status = status;
@@ -190,6 +253,10 @@ void larder_serve_pump(struct larder_client *cl)
     if (cl->framing != OUT_NONE) {
         while (evbuffer_get_length(out) < SERVE_HIWAT) {
             size_t room = SERVE_HIWAT - evbuffer_get_length(out), n;
+            if (cl->body_end != 0 && cl->body_end - cl->cursor.pos < room)
+                room = (size_t)(cl->body_end - cl->cursor.pos); /* a range ends here */
+            if (room == 0)
+                break;
             if (cl->framing == OUT_CHUNKED) {
                 n = larder_object_send_body(o, &cl->cursor, room, cl->scratch);
                 if (n > 0)
@@ -204,7 +271,8 @@ void larder_serve_pump(struct larder_client *cl)
     cl->bytes_out += evbuffer_get_length(out) - before;
     if (evbuffer_get_length(out) >= SERVE_HIWAT)
         return; /* on_write brings us back */
-    if (cl->framing != OUT_NONE && cl->cursor.pos < larder_object_body_size(o))
+    if (cl->framing != OUT_NONE &&
+        cl->cursor.pos < (cl->body_end != 0 ? cl->body_end : larder_object_body_size(o)))
         return;
     switch (larder_object_state(o)) {
     case LARDER_OBJ_COMPLETE:
@@ -415,9 +483,10 @@ void larder_serve_request(struct larder_client *cl)
     /* what is not forwarded cannot select a variant (see vary_key) */
     larder_http_mark_hop_by_hop(&cl->req->head);
     n = larder_url_key(&cl->url, key, sizeof(key));
-    /* Range requests and bodies on GET are not the cache's business */
-    if (px->cache == NULL || n >= sizeof(key) || larder_http_get(h, "range") != NULL ||
-        !cl->body_done) {
+    cl->range_req = larder_http_get(h, "range") != NULL;
+    /* bodies on GET are not the cache's business, nor HEAD with Range */
+    if (px->cache == NULL || n >= sizeof(key) || !cl->body_done ||
+        (cl->range_req && larder_client_is_head(cl))) {
         cl->cs.kind = LARDER_CS_BYPASS;
         cl->outcome = LARDER_OUTCOME_PASS;
         larder_forward_start(cl);
@@ -442,6 +511,31 @@ void larder_serve_request(struct larder_client *cl)
     if (o != NULL && !larder_object_authorization_allows(o, &cl->req->head)) {
         larder_object_release(o);
         o = NULL;
+    }
+    if (cl->range_req) {
+        /* a range comes from a fresh, whole stored 200; anything else goes
+         * to the origin as asked, and nothing is stored from its answer */
+        if (o != NULL && larder_object_state(o) == LARDER_OBJ_COMPLETE &&
+            larder_object_status(o) == 200) {
+            larder_object_get_freshness(o, &fresh);
+            if (larder_freshness_decide(&fresh, &cl->req_cc, now) == LARDER_SERVE_FRESH) {
+                cl->cs.kind = LARDER_CS_HIT;
+                cl->outcome = LARDER_OUTCOME_HIT;
+                serve_object(cl, o);
+                return;
+            }
+        }
+        larder_object_release(o);
+        if (cl->req_cc.flags & LARDER_CC_F_ONLY_IF_CACHED) {
+            cl->cs.kind = LARDER_CS_UNAVAILABLE;
+            larder_client_send_error(cl, 504, "only-if-cached: nothing suitable is stored",
+                                     LARDER_ERR_UNAVAILABLE);
+            return;
+        }
+        cl->cs.kind = LARDER_CS_BYPASS;
+        cl->outcome = LARDER_OUTCOME_PASS;
+        larder_forward_start(cl);
+        return;
     }
     if (o == NULL) {
         cl->cs.kind = larder_cache_has_key(px->cache, key) ? LARDER_CS_VARY_MISS : LARDER_CS_URI_MISS;

@@ -101,6 +101,8 @@ struct larder_client {
     const char *verdict_reason;
     struct larder_object *obj;         /* being served */
     struct larder_object_cursor cursor;
+    uint64_t body_end;                 /* where the body served ends (a range), 0: at its end */
+    int range_req;                     /* a GET with Range */
     struct larder_object_waiter ow;
 
     /* the response in progress */

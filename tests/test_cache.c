@@ -475,6 +475,114 @@ static void test_head_freshens_stored_get(void **state)
     finish();
 }
 
+/* A GET with Range is answered from a fresh stored 200 (RFC 9110 14): 206
+ * with the bytes asked for, 416 past the end, the whole body when the Range
+ * cannot be served as one range or If-Range does not hold; with nothing
+ * fresh stored it goes to the origin as it is, and nothing is stored. */
+static void test_range_from_cache(void **state)
+{
+    static const struct {
+        const char *fields;
+        int status;
+        const char *content_range;   /* NULL: none */
+        uint64_t from, len;          /* the body: pattern bytes from..from+len */
+    } cases[] = {
+        { "Range: bytes=10-19\r\n", 206, "bytes 10-19/1000", 10, 10 },
+        { "Range: bytes=-5\r\n", 206, "bytes 995-999/1000", 995, 5 },
+        { "Range: bytes=990-\r\n", 206, "bytes 990-999/1000", 990, 10 },
+        { "Range: bytes=0-5000\r\n", 206, "bytes 0-999/1000", 0, 1000 },
+        { "Range: bytes=1000-\r\n", 416, "bytes */1000", 0, 0 },
+        { "Range: bytes=0-1,5-6\r\n", 200, NULL, 0, 1000 },
+        { "Range: lines=1-2\r\n", 200, NULL, 0, 1000 },
+        { "Range: bytes=5-9\r\nIf-Range: \"r\"\r\n", 206, "bytes 5-9/1000", 5, 5 },
+        { "Range: bytes=5-9\r\nIf-Range: \"other\"\r\n", 200, NULL, 0, 1000 },
+        { "Range: bytes=5-9\r\nIf-Range: W/\"r\"\r\n", 200, NULL, 0, 1000 },
+    };
+    const char *path = "/rg?cc=max-age%3D60&len=1000&etag=%22r%22";
+    struct h_response *r;
+
+    (void)state;
+    start(NULL);
+    /* nothing stored: the range request goes to the origin, and is not stored */
+    r = get(path, "Range: bytes=0-9\r\n");
+    ASSERT_NO_CS(r, "stored");
+    h_response_free(r);
+    ASSERT_COUNT("/rg", 1);
+    r = get(path, NULL);
+    ASSERT_CS(r, "stored");
+    h_response_free(r);
+    ASSERT_COUNT("/rg", 2);
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *cr;
+
+        r = get(path, cases[i].fields);
+        cr = h_header_get(r, "Content-Range");
+        if (r->status != cases[i].status || !r->complete ||
+            (cases[i].status != 416 && r->body_len != cases[i].len) ||
+            (cases[i].content_range == NULL) != (cr == NULL) ||
+            (cr != NULL && strcmp(cr, cases[i].content_range) != 0))
+            fail_msg("[%s]: status %d, Content-Range %s, %llu body bytes; head:\n%s", cases[i].fields,
+                     r->status, cr ? cr : "-", (unsigned long long)r->body_len, r->head);
+        if (cases[i].status != 416 &&
+            h_pattern_mismatch(r->body, cases[i].from, (size_t)r->body_len) != r->body_len)
+            fail_msg("[%s]: not the stored bytes from %llu", cases[i].fields,
+                     (unsigned long long)cases[i].from);
+        ASSERT_CS(r, "hit");
+        h_response_free(r);
+    }
+    ASSERT_COUNT("/rg", 2);
+
+    /* ranges inside and across the blocks of a larger body */
+    {
+        const char *big = "/rgbig?cc=max-age%3D60&len=300000";
+        static const uint64_t spans[][2] = {
+            { 0, 1 }, { 65535, 2 }, { 70000, 180000 }, { 200000, 100 }, { 299999, 1 },
+        };
+
+        h_response_free(get(big, NULL));
+        for (size_t i = 0; i < sizeof(spans) / sizeof(spans[0]); i++) {
+            char *fields = h_fmt("Range: bytes=%llu-%llu\r\n", (unsigned long long)spans[i][0],
+                                 (unsigned long long)(spans[i][0] + spans[i][1] - 1));
+
+            r = get(big, fields);
+            if (r->status != 206 || r->body_len != spans[i][1] ||
+                h_pattern_mismatch(r->body, spans[i][0], (size_t)r->body_len) != r->body_len)
+                fail_msg("[%s]: status %d, %llu bytes", fields, r->status,
+                         (unsigned long long)r->body_len);
+            h_response_free(r);
+            free(fields);
+        }
+        ASSERT_COUNT("/rgbig", 1);
+    }
+
+    /* the connection goes on after a 206 and a 416 */
+    {
+        struct h_conn *c = h_conn_open(LP);
+        char *a = h_req("GET", OP, path, "Range: bytes=1-2\r\n");
+        char *b = h_req("GET", OP, path, "Range: bytes=5000-\r\n");
+
+        assert_non_null(c);
+        for (int k = 0; k < 2; k++) {
+            assert_int_equal(h_conn_send_str(c, k == 0 ? a : b), 0);
+            r = h_conn_read_response(c, NULL, READ_MS);
+            assert_non_null(r);
+            assert_int_equal(r->status, k == 0 ? 206 : 416);
+            h_response_free(r);
+        }
+        assert_int_equal(h_conn_send_str(c, a), 0);
+        r = h_conn_read_response(c, NULL, READ_MS);
+        assert_non_null(r);
+        assert_int_equal(r->status, 206);
+        assert_int_equal(r->body_len, 2);
+        h_response_free(r);
+        h_conn_close(c);
+        free(a);
+        free(b);
+    }
+    finish();
+}
+
 /* ------------------------------------------------------------------ */
 /* 4. Vary                                                             */
 
@@ -1243,6 +1351,7 @@ int main(void)
         T(test_invalidation_unsafe_methods),
         T(test_invalidation_location),
         T(test_head_freshens_stored_get),
+        T(test_range_from_cache),
         T(test_cache_key),
         T(test_cache_key_default_port),
         T(test_curl_end_to_end),

@@ -212,6 +212,14 @@ size_t larder_object_send_head(struct larder_object *o, struct evbuffer *out);
 size_t larder_object_send_body(struct larder_object *o, struct larder_object_cursor *cur,
                                size_t max, struct evbuffer *out);
 
+/* The stored head without its status line (references, no copy), for an
+ * answer with another status (206); returns the bytes queued. */
+size_t larder_object_send_fields(struct larder_object *o, struct evbuffer *out);
+
+/* Sets <cur> to body byte <pos> of a COMPLETE object (a range's start). */
+void larder_object_seek(const struct larder_object *o, struct larder_object_cursor *cur,
+                        uint64_t pos);
+
 /* Asks for one wake-up when data is appended or the state changes. */
 void larder_object_wait(struct larder_object *o, struct larder_object_waiter *w);
 void larder_object_unwait(struct larder_object *o, struct larder_object_waiter *w);
