@@ -63,7 +63,6 @@ struct larder_object {
     uint8_t mark;                   /* not a response: "uncacheable until" */
     uint8_t http10;                 /* the origin answered with HTTP/1.0 */
     uint16_t key_len;
-    uint8_t unlisted;               /* found by no lookup, passed over by eviction */
     uint32_t hits;
     uint32_t nblocks;               /* body blocks: b0, then more[] */
     uint32_t more_cap;
@@ -219,7 +218,7 @@ static void evict(struct larder_cache *c, const struct larder_object *keep)
 
     while (total_bytes(c) > c->stats.budget && o != NULL) {
         struct larder_object *prev = o == c->lru ? NULL : o->lprev;
-        if (o != keep && !o->unlisted) {
+        if (o != keep) {
             c->stats.evictions++;
             unlink_object(c, o);
         }
@@ -251,7 +250,7 @@ struct larder_object *larder_cache_lookup(struct larder_cache *c, const char *ke
     struct larder_object *o;
 
     for (o = primary(c, key); o != NULL; o = o->vnext) {
-        if (o->state == LARDER_OBJ_ABORTED || o->unlisted)
+        if (o->state == LARDER_OBJ_ABORTED)
             continue;
         if (match == NULL || match(o, arg)) {
             if (c->lru != o) {
@@ -567,19 +566,7 @@ void larder_object_complete(struct larder_object *o)
     if (o->state != LARDER_OBJ_FILLING)
         return;
     o->state = LARDER_OBJ_COMPLETE;
-    if (o->unlisted && o->cache != NULL)
-        unlink_object(o->cache, o); /* its readers keep it */
     notify(o);
-}
-
-void larder_object_unlist(struct larder_object *o)
-{
-    o->unlisted = 1;
-}
-
-int larder_object_has_other_refs(const struct larder_object *o, unsigned known)
-{
-    return o->refs > known;
 }
 
 void larder_object_abort(struct larder_object *o)

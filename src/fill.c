@@ -37,7 +37,6 @@ struct larder_fill {
     struct larder_fill_waiter *owner;   /* the first client, while attached */
     int decided;                  /* the response head has been dealt with */
     int discard;                  /* ignore the body (stale served instead) */
-    int unlisted;                 /* past max_object_size, filled on for readers */
     int64_t request_time;
 };
 
@@ -503,26 +502,6 @@ static void on_fill_head(void *arg, struct larder_http_msg *resp)
     larder_http_msg_free(resp); /* a body-less response completes in on_fill_end */
 }
 
-/* The object will not be stored and cannot go on: the first client, if it
- * is still there, takes the rest of the response straight from the origin
- * (after what the object holds); everyone else reading it is cut off. */
-static void give_up_object(struct larder_fill *f, struct evbuffer *data)
-{
-    struct larder_fill_waiter *owner = f->owner;
-    struct larder_fetch *fetch = f->fetch;
-
-    if (owner != NULL) {
-        owner->fill = NULL;
-        f->owner = NULL;
-        f->fetch = NULL;
-        owner->ops->on_overflow(owner->arg, fetch, data);
-    } else {
-        evbuffer_drain(data, evbuffer_get_length(data));
-    }
-    larder_object_abort(f->obj);
-    fill_free(f);
-}
-
 static void on_fill_body(void *arg, struct evbuffer *data)
 {
     struct larder_fill *f = arg;
@@ -533,30 +512,25 @@ static void on_fill_body(void *arg, struct evbuffer *data)
         evbuffer_drain(data, n);
         return;
     }
-    if (!f->unlisted && larder_object_body_size(o) + n > f->px->cfg->max_object_size) {
-        /* our reference, the index's, the first client's: any more are
-         * other clients reading it as it comes */
-        unsigned known = 1 + (larder_object_linked(o) ? 1u : 0u) + (f->owner != NULL ? 1u : 0u);
+    if (larder_object_body_size(o) + n > f->px->cfg->max_object_size) {
+        struct larder_fill_waiter *owner = f->owner;
+        struct larder_fetch *fetch = f->fetch;
 
-        if (!larder_object_linked(o) || !larder_object_has_other_refs(o, known)) {
-            larder_log(LARDER_LOG_INFO, "fill %s: grew past max_object_size; not stored", f->key);
-            give_up_object(f, data);
-            return;
+        larder_log(LARDER_LOG_INFO, "fill %s: grew past max_object_size; not stored", f->key);
+        if (owner != NULL) {
+            /* the first client keeps its response; the object goes */
+            owner->fill = NULL;
+            f->owner = NULL;
+            f->fetch = NULL;
+            owner->ops->on_overflow(owner->arg, fetch, data);
+        } else {
+            evbuffer_drain(data, n);
         }
-        /* it goes on for them, out of sight, within the cache's budget,
-         * and is dropped when complete */
-        larder_log(LARDER_LOG_INFO, "fill %s: grew past max_object_size; not stored, "
-                   "filled on for the clients reading it", f->key);
-        f->unlisted = 1;
-        larder_object_unlist(o);
+        larder_object_abort(o);
+        fill_free(f);
+        return;
     }
     larder_object_append(o, data);
-    if (f->unlisted && !larder_object_linked(o)) {
-        /* more than the whole budget (or pushed out): no longer bounded */
-        larder_log(LARDER_LOG_INFO, "fill %s: larger than the cache can hold for its readers",
-                   f->key);
-        give_up_object(f, data);
-    }
 }
 
 static void on_fill_end(void *arg, const struct larder_failure *fail)

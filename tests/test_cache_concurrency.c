@@ -457,64 +457,6 @@ static void test_oversize_in_first_read(void **state)
     finish();
 }
 
-/* Clients reading a chunked response as it fills when it grows past
- * max_object_size: it is not stored, but each of them still gets all of
- * it (the object fills on for them, out of sight, within cache_size). */
-static void test_oversize_chunked_shared_readers(void **state)
-{
-    enum { LEN = 300000, N = 3 };
-    const char *path = "/bigs?cc=max-age%3D60&len=300000&chunked=1&chunk=20000"
-                       "&drip_ms=50&drip_bytes=20000";
-    struct job jobs[N];
-    struct h_response *r;
-    char *raw;
-
-    (void)state;
-    start("cache_size 1M\nmax_object_size 100k\n");
-    raw = h_req("GET", OP, path, NULL);
-    for (int i = 0; i < N; i++)
-        job_open(&jobs[i], 1);
-    for (int i = 0; i < N; i++) {
-        uint64_t deadline = h_now_ms() + READ_MS;
-        job_send(&jobs[i], raw);
-        /* the next one comes once this one is reading the object */
-        while (__atomic_load_n(&jobs[i].seen, __ATOMIC_ACQUIRE) < 20000 && h_now_ms() < deadline)
-            h_sleep_ms(5);
-    }
-    free(raw);
-    for (int i = 0; i < N; i++) {
-        job_join(&jobs[i]);
-        assert_job_pattern(&jobs[i], i, LEN);
-        job_free(&jobs[i]);
-    }
-    assert_int_equal(h_origin_count(OP, "/bigs"), 1);
-    /* not stored: the next request goes to the origin */
-    r = get(path, NULL);
-    assert_int_equal(r->status, 200);
-    assert_int_equal(r->body_len, LEN);
-    ASSERT_NO_CS(r, "hit");
-    h_response_free(r);
-    assert_int_equal(h_origin_count(OP, "/bigs"), 2);
-    {
-        long long objects = stats_value("cache", "objects");
-        if (objects != 0)
-            fail_msg("%lld objects stored, expected none", objects);
-    }
-    finish();
-}
-
-/* The same past cache_size: the first client still gets all of it (from
- * the origin directly, once the object gives up); another reader gets all
- * of it or a cut connection, never a fake end. */
-static void test_oversize_chunked_shared_past_budget(void **state)
-{
-    (void)state;
-    start("cache_size 1M\nmax_object_size 100k\n");
-    two_readers("/bigb?cc=max-age%3D60&len=3000000&chunked=1&chunk=50000"
-                "&drip_ms=20&drip_bytes=100000", 3000000, 50000);
-    finish();
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -528,8 +470,6 @@ int main(void)
         T(test_oversize_streams_unstored),
         T(test_oversize_chunked_mid_stream),
         T(test_oversize_in_first_read),
-        T(test_oversize_chunked_shared_readers),
-        T(test_oversize_chunked_shared_past_budget),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

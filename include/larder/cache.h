@@ -143,16 +143,6 @@ void larder_object_set_head(struct larder_object *o, const char *head, size_t le
 int larder_object_append(struct larder_object *o, struct evbuffer *data);
 
 void larder_object_complete(struct larder_object *o);
-
-/* Takes <o> out of sight: no lookup finds it and eviction passes it over,
- * but its bytes still count against the budget (an append that does not
- * fit unlinks it, as ever). For a response that will not be stored but
- * that clients are reading as it arrives; completing it unlinks it. */
-void larder_object_unlist(struct larder_object *o);
-
-/* Whether <o> has references beyond the <known> ones its caller accounts
- * for: other readers (or their writes in flight). */
-int larder_object_has_other_refs(const struct larder_object *o, unsigned known);
 void larder_object_abort(struct larder_object *o);
 
 enum larder_object_state larder_object_state(const struct larder_object *o);
