@@ -338,11 +338,9 @@ static int serve_stale_on_error(struct larder_fill *f)
 /* Updates stored <o> from <r>, a 304 or a 200 to a HEAD (RFC 9111 3.2,
  * 4.3.4, 4.3.5): its fields, then its freshness from the new times. The
  * update may take back what made the response shareable (private,
- * no-store): then it is unlinked, and the reason returned; else NULL.
- * <req> is the request it was made for. */
+ * no-store): then it is unlinked, and the reason returned; else NULL. */
 static const char *refresh_stored(struct larder_proxy *px, struct larder_object *o,
-                                  struct larder_http_head *r, const struct larder_http_head *req,
-                                  const struct larder_cc *req_cc, int64_t request_time)
+                                  struct larder_http_head *r, int64_t request_time)
 {
     struct head_builder b = { 0 };
     struct larder_http_head merged;
@@ -361,7 +359,11 @@ static const char *refresh_stored(struct larder_proxy *px, struct larder_object 
     larder_freshness_refresh(&fr, &merged, &merged_cc, r, request_time, now,
                              (int64_t)px->cfg->max_heuristic_freshness);
     larder_object_set_freshness(o, &fr);
-    why = larder_freshness_storable(req, req_cc, &merged, &merged_cc);
+    /* what the response now says of itself (who asked does not matter:
+     * the stored copy was fine for them before) */
+    why = (merged_cc.flags & LARDER_CC_F_PRIVATE) ? "private"
+          : ((merged_cc.flags & LARDER_CC_F_NO_STORE) && !(merged_cc.flags & LARDER_CC_F_MUST_UNDERSTAND))
+              ? "no-store" : NULL;
     if (why != NULL)
         larder_cache_remove(px->cache, o);
     return why;
@@ -370,8 +372,7 @@ static const char *refresh_stored(struct larder_proxy *px, struct larder_object 
 static void revalidated(struct larder_fill *f, struct larder_http_msg *resp)
 {
     /* a 304 that ends sharing answers the first client's request only */
-    const char *why = refresh_stored(f->px, f->stale, &resp->head, &f->req->head, &f->req_cc,
-                                     f->request_time);
+    const char *why = refresh_stored(f->px, f->stale, &resp->head, f->request_time);
 
     larder_log(LARDER_LOG_DEBUG, "fill %s: revalidated (304)%s%s", f->key,
                why != NULL ? "; no longer stored: " : "", why != NULL ? why : "");
@@ -578,12 +579,22 @@ static int same_length(const struct larder_http_head *r, uint64_t size)
     return r->fields[i].value_len > 0 && v == size;
 }
 
+/* Whether HEAD answer <r> carries every validator <stored> has: without
+ * them it cannot say the stored response is current. */
+static int has_stored_validators(const struct larder_http_head *stored,
+                                 const struct larder_http_head *r)
+{
+    return (larder_http_find(stored, "etag", 0) < 0 || larder_http_find(r, "etag", 0) >= 0) &&
+           (larder_http_find(stored, "last-modified", 0) < 0 ||
+            larder_http_find(r, "last-modified", 0) >= 0);
+}
+
 void larder_fill_head_update(struct larder_proxy *px, const char *key,
-                             const struct larder_http_head *req, struct larder_http_head *resp)
+                             const struct larder_http_head *req, struct larder_http_head *resp,
+                             int64_t request_time)
 {
     struct larder_object *o;
-    struct larder_http_head stored, get = *req;
-    struct larder_cc req_cc;
+    struct larder_http_head stored;
     int agrees;
 
     if (px->cache == NULL || resp->status != 200)
@@ -598,18 +609,18 @@ void larder_fill_head_update(struct larder_proxy *px, const char *key,
     }
     larder_object_head(o, &stored, px->scratch, px->scratch_cap);
     /* the validators the HEAD answer carries (compared as for a 304), and
-     * its Content-Length, must describe what is stored */
-    agrees = larder_freshness_304_matches(&stored, resp) &&
-             same_length(resp, larder_object_body_size(o));
+     * its Content-Length, must describe what is stored; with no validator
+     * on either side, only a Content-Length can */
+    agrees = has_stored_validators(&stored, resp) && larder_freshness_304_matches(&stored, resp) &&
+             same_length(resp, larder_object_body_size(o)) &&
+             (larder_http_find(resp, "etag", 0) >= 0 ||
+              larder_http_find(resp, "last-modified", 0) >= 0 ||
+              larder_http_find(resp, "content-length", 0) >= 0);
     if (!agrees) {
         larder_log(LARDER_LOG_DEBUG, "HEAD %s: the stored response is outdated; dropped", key);
         larder_cache_remove(px->cache, o);
     } else {
-        /* kept as long as the GET it stands for could store the result */
-        get.method = "GET";
-        get.method_len = 3;
-        larder_freshness_cc_request(req, &req_cc);
-        refresh_stored(px, o, resp, &get, &req_cc, larder_wall_s());
+        refresh_stored(px, o, resp, request_time);
         larder_log(LARDER_LOG_DEBUG, "HEAD %s: the stored response is updated", key);
     }
     larder_object_release(o);

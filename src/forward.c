@@ -95,6 +95,10 @@ void larder_forward_interim(void *arg, struct larder_http_head *h)
      * clients only */
     if (larder_client_is_10(cl))
         return;
+    /* an origin sending 1xx after 1xx to a client that does not read
+     * would grow our buffer without end: past the mark they are dropped */
+    if (evbuffer_get_length(out) >= OUT_HIWAT)
+        return;
     larder_http_mark_hop_by_hop(h);
     evbuffer_add_printf(out, "HTTP/1.1 %d ", h->status);
     if (h->reason_len > 0)
@@ -118,7 +122,9 @@ static void on_fetch_head(void *arg, struct larder_http_msg *resp)
     cl->cs.fwd_status = h->status;
     invalidate_after(cl, h);
     if (cl->key != NULL && larder_client_is_head(cl))
-        larder_fill_head_update(cl->px, cl->key, &cl->req->head, h);
+        larder_fill_head_update(cl->px, cl->key, &cl->req->head, h,
+                                larder_wall_s() -
+                                    (int64_t)((larder_now_us() - cl->start_us) / 1000000));
     larder_http_mark_hop_by_hop(h);
     if (no_body) {
         cl->framing = OUT_NONE;

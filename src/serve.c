@@ -75,6 +75,8 @@ static void send_not_modified(struct larder_client *cl, struct larder_object *o,
                 evbuffer_add_printf(out, "%.*s: %.*s\r\n", (int)sh.fields[i].name_len,
                                     sh.fields[i].name, (int)sh.fields[i].value_len,
                                     sh.fields[i].value);
+    if (cl->fw.own_fields != NULL) /* the Set-Cookie of the response that answered us */
+        evbuffer_add(out, cl->fw.own_fields, strlen(cl->fw.own_fields));
     {
         char pre[400];
         larder_client_end_head(cl, out, pre, hit_lines(cl, o, age, pre));

@@ -462,6 +462,17 @@ static void test_head_freshens_stored_get(void **state)
     h_response_free(r);
     ASSERT_COUNT("/hg", 3);
 
+    /* a HEAD answer without the stored validator cannot vouch for it */
+    script("/hn", "cc=max-age%3D0&etag=%22a%22&len=300");
+    h_response_free(get("/hn", NULL));
+    script("/hn", "cc=max-age%3D60&len=300");
+    h_response_free(req("HEAD", "/hn", NULL));
+    r = get("/hn", NULL);
+    ASSERT_NO_CS(r, "hit");
+    assert_null(h_header_get(r, "ETag"));
+    h_response_free(r);
+    ASSERT_COUNT("/hn", 3);
+
     /* the same when only the length differs */
     script("/hl", "cc=max-age%3D0&etag=%22a%22&len=300");
     h_response_free(get("/hl", NULL));

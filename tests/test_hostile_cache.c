@@ -377,6 +377,22 @@ static void test_set_cookie_in_304_never_shared(void **state)
     assert_int_equal(count(OA, "/sc304"), 2);
     h_response_free(r);
     purge(OA, "/sc304");
+
+    /* alice's own validator matches too: she gets a 304, with her cookie */
+    h_origin_reset(OA);
+    script(OA, "/sc304b", "cc=public%2C%20max-age%3D0&etag=%22g%22");
+    h_response_free(get(OA, "/sc304b", NULL));
+    script(OA, "/sc304b", "cc=public%2C%20max-age%3D60&etag=%22g%22&h=Set-Cookie:sid%3Dalice");
+    r = get(OA, "/sc304b", "Cookie: sid=alice\r\nIf-None-Match: \"g\"\r\n");
+    if (r->status != 304 || h_header_get(r, "Set-Cookie") == NULL)
+        fail_msg("alice's conditional revalidation: want 304 with her Set-Cookie; head:\n%s",
+                 r->head);
+    h_response_free(r);
+    r = get(OA, "/sc304b", NULL);
+    if (!is_hit(r) || h_header_count(r, "Set-Cookie") != 0)
+        fail_msg("bob after alice's 304: hit %d; head:\n%s", is_hit(r), r->head);
+    h_response_free(r);
+    purge(OA, "/sc304b");
 }
 
 /* A 304 that makes the response private (or no-store) ends its sharing:
@@ -407,6 +423,20 @@ static void test_private_in_304_ends_sharing(void **state)
         h_response_free(r);
         purge(OA, "/p304");
     }
+    /* a client's own no-store does not take the stored copy away from
+     * others: it only keeps its answer out of the cache */
+    h_origin_reset(OA);
+    script(OA, "/ns304", "cc=max-age%3D0&etag=%22g%22");
+    h_response_free(get(OA, "/ns304", NULL));
+    h_response_free(get(OA, "/ns304", "Cache-Control: no-store\r\n"));
+    {
+        struct h_response *r = get(OA, "/ns304", NULL);
+        const char *cs = h_header_get(r, "Cache-Status");
+        if (cs == NULL || strstr(cs, "fwd=stale") == NULL || strstr(cs, "fwd-status=304") == NULL)
+            fail_msg("after a no-store revalidation the stored copy is gone: %s", cs ? cs : "-");
+        h_response_free(r);
+    }
+    purge(OA, "/ns304");
 }
 
 /* Waits until the origin has seen <n> requests for <path>. */

@@ -101,9 +101,11 @@ void larder_fill_leave(struct larder_fill_waiter *w);
 /* RFC 9111 4.3.5: a 200 answer <resp> to a HEAD request <req> that larder
  * forwarded updates the stored GET response for <key> that <req> would
  * have chosen, when the validators and Content-Length it carries agree with
- * it; otherwise that stored response is dropped as outdated. */
+ * it; otherwise that stored response is dropped as outdated. <request_time>:
+ * when the HEAD was sent (wall clock, seconds). */
 void larder_fill_head_update(struct larder_proxy *px, const char *key,
-                             const struct larder_http_head *req, struct larder_http_head *resp);
+                             const struct larder_http_head *req, struct larder_http_head *resp,
+                             int64_t request_time);
 
 /* Stops every fill (shutdown). */
 void larder_fill_shutdown(struct larder_proxy *px);
