@@ -132,7 +132,9 @@ int larder_proxy_is_self(const struct sockaddr *sa, void *arg)
         const struct sockaddr *l = (const struct sockaddr *)&px->listen_addrs[i];
         if (port_of(l) != port_of(sa))
             continue;
-        if (is_wildcard(l) ? is_local_ip(m, sa) : same_ip(l, sa))
+        /* listeners are bound IPV6_V6ONLY: a wildcard takes its own family */
+        if (is_wildcard(l) ? l->sa_family == sa->sa_family && is_local_ip(m, sa)
+                           : same_ip(l, sa))
             return 1;
     }
     return 0;

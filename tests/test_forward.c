@@ -2065,6 +2065,35 @@ static void test_loops_by_other_names_refused(void **state)
     stop_larder(l);
 }
 
+/* A wildcard listener is larder for its own address family only (the
+ * listeners are IPv6-only or IPv4): [::1] on the port of 0.0.0.0 is
+ * somebody else, and is forwarded to. */
+static void test_wildcard_listener_family(void **state)
+{
+    int port = h_free_port();
+    char *conf = h_fmt("listen 0.0.0.0:%d\n", port);
+    struct h_proc *l = own_larder(conf);
+    char *raw;
+    struct h_response *r;
+
+    (void)state;
+    raw = h_fmt("GET http://127.0.0.1:%d/larder/stats.json HTTP/1.1\r\nHost: x\r\n\r\n", port);
+    r = h_request(l->port, raw, H_TIMEOUT_MS);
+    assert_non_null(r);
+    assert_int_equal(r->status, 200);             /* larder's own page */
+    h_response_free(r);
+    free(raw);
+    raw = h_fmt("GET http://[::1]:%d/larder/stats.json HTTP/1.1\r\nHost: x\r\n\r\n", port);
+    r = h_request(l->port, raw, H_TIMEOUT_MS);
+    assert_non_null(r);
+    if (r->status != 502)                          /* nobody listens there */
+        fail_msg("[::1] on an IPv4 wildcard's port: %s", r->head);
+    h_response_free(r);
+    free(raw);
+    free(conf);
+    stop_larder(l);
+}
+
 /* ------------------------------------------------------------------ */
 /* Limits and malformed requests                                       */
 
@@ -2232,6 +2261,7 @@ int main(void)
         cmocka_unit_test_setup(test_via_default_name_is_host_name, reset_origin),
         cmocka_unit_test_setup(test_via_loop_refused, reset_origin),
         cmocka_unit_test_setup(test_loops_by_other_names_refused, reset_origin),
+        cmocka_unit_test_setup(test_wildcard_listener_family, reset_origin),
         cmocka_unit_test_setup(test_max_forwards_zero_answered_by_larder, reset_origin),
         cmocka_unit_test_setup(test_max_forwards_decremented, reset_origin),
         cmocka_unit_test_setup(test_max_forwards_least_and_options_asterisk, reset_origin),
