@@ -3,6 +3,7 @@
  * metrics, the stored-object list, purge and the PAC file. */
 #include "larder/admin.h"
 
+#include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -397,6 +398,29 @@ static const struct route routes[] = {
     { "/larder/purge", 1, page_purge },
 };
 
+/* Whether Host <host> ("name[:port]") names larder the way one reaches it
+ * directly: an address, localhost, or its own name (via_name, by default
+ * the host name). A web page can make its own name resolve to larder's
+ * address (DNS rebinding) and then read larder's pages as its own origin;
+ * it sends its own name, and is refused. */
+static int host_is_ours(const struct larder_proxy *px, const char *host)
+{
+    char name[256], addr[16];
+    size_t n;
+
+    if (host == NULL || host[0] == '[')
+        return 1;                 /* no Host (HTTP/1.0), or an IPv6 literal */
+    n = strcspn(host, ":");
+    if (n == 0 || n >= sizeof(name))
+        return 0;
+    memcpy(name, host, n);
+    name[n] = '\0';
+    if (inet_pton(AF_INET, name, addr) == 1 || strcasecmp(name, "localhost") == 0 ||
+        (n > 10 && strcasecmp(name + n - 10, ".localhost") == 0))
+        return 1;
+    return strcasecmp(name, px->via_name) == 0;
+}
+
 /* Whether a browser sent this request on behalf of a page from another
  * site: a form on any web page can POST to larder's address (cross-site
  * request forgery). Browsers say where a request comes from in
@@ -428,6 +452,10 @@ void larder_admin_handle(struct larder_proxy *px, const struct larder_admin_requ
     resp->status = 200;
     resp->content_type = NULL;
     resp->fields[0] = '\0';
+    if (!host_is_ours(px, req->host)) {
+        set_text(resp, 403, "larder's pages answer to its address, localhost or its host name\n");
+        return;
+    }
     if (q != NULL) {
         query = q + 1;
         qlen = plen - (size_t)(q - path) - 1;

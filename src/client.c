@@ -401,6 +401,16 @@ static void handle_connect(struct larder_client *cl)
 
 /* ---- larder's own pages --------------------------------------------------------------- */
 
+/* The authority of the absolute URI, "host[:port]", as a string to free. */
+static char *url_authority(const struct larder_client *cl)
+{
+    size_t n = larder_url_host_field(&cl->url, NULL, 0);
+    char *s = larder_xmalloc(n + 1);
+
+    larder_url_host_field(&cl->url, s, n + 1);
+    return s;
+}
+
 /* The value of request field <name> as a string to free, or NULL. */
 static char *field_text(const struct larder_client *cl, const char *name)
 {
@@ -413,7 +423,8 @@ static void run_admin(struct larder_client *cl, const char *path, size_t path_le
 {
     struct larder_admin_request areq;
     struct larder_admin_response aresp;
-    char *host_text = field_text(cl, "host");
+    char *host_text = cl->req->head.form == LARDER_TARGET_ORIGIN ? field_text(cl, "host")
+                                                                  : url_authority(cl);
     char *origin_text = field_text(cl, "origin");
     char *site_text = field_text(cl, "sec-fetch-site");
     size_t n;

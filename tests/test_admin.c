@@ -605,6 +605,40 @@ static void test_pages(void **state)
 
 /* ---- admin_allow --------------------------------------------------------------- */
 
+/* A page whose own name resolves to larder's address (DNS rebinding) sends
+ * its own name in Host: larder's pages answer only to larder's address,
+ * localhost or its own name. */
+static void test_admin_host_names(void **state)
+{
+    struct h_proc *larder = h_larder_start("via_name proxybox\n");
+    static const struct {
+        const char *host;
+        int status;
+    } cases[] = {
+        { "127.0.0.1:%d", 200 }, { "localhost:%d", 200 }, { "LOCALHOST", 200 },
+        { "app.localhost:%d", 200 }, { "[::1]:%d", 200 }, { "proxybox:%d", 200 },
+        { "ProxyBox", 200 }, { "attacker.example:%d", 403 }, { "proxybox.attacker.example", 403 },
+        { "127.0.0.1.attacker.example:%d", 403 },
+    };
+
+    (void)state;
+    assert_non_null(larder);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *host = h_fmt(cases[i].host, larder->port);
+        char *req = h_fmt("GET /larder/stats.json HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n",
+                          host);
+        struct h_response *r = h_request(larder->port, req, H_TIMEOUT_MS);
+
+        assert_non_null(r);
+        if (r->status != cases[i].status)
+            fail_msg("Host: %s: status %d, want %d", host, r->status, cases[i].status);
+        h_response_free(r);
+        free(req);
+        free(host);
+    }
+    assert_int_equal(h_proc_stop(larder), 0);
+}
+
 static void test_admin_acl(void **state)
 {
     struct h_proc *larder = h_larder_start("admin_allow 10.0.0.0/8\n");
@@ -796,6 +830,7 @@ int main(void)
         cmocka_unit_test_setup(test_purge_cross_site, test_setup),
         cmocka_unit_test_setup(test_pages, test_setup),
         cmocka_unit_test_setup(test_admin_acl, test_setup),
+        cmocka_unit_test_setup(test_admin_host_names, test_setup),
         cmocka_unit_test_setup(test_dashboard_chromium, test_setup),
     };
 

@@ -26,7 +26,8 @@ struct larder_admin_request {
     const char *body;         /* request body, or NULL */
     size_t body_len;
     const char *host;         /* NUL-terminated Host the client used ("127.0.0.1:3128"),
-                                 or NULL; the PAC file points browsers at it */
+                                 or for an absolute URI its authority, or NULL;
+                                 the PAC file points browsers at it */
     const char *origin;       /* NUL-terminated Origin field, or NULL */
     const char *fetch_site;   /* NUL-terminated Sec-Fetch-Site field, or NULL */
 };
