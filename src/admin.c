@@ -408,8 +408,16 @@ static int host_is_ours(const struct larder_proxy *px, const char *host)
     char name[256], addr[16];
     size_t n;
 
-    if (host == NULL || host[0] == '[')
-        return 1;                 /* no Host (HTTP/1.0), or an IPv6 literal */
+    if (host == NULL)
+        return 1;                 /* no Host: HTTP/1.0 */
+    if (host[0] == '[') {         /* an IPv6 literal */
+        n = strcspn(host, "]");
+        if (host[n] != ']' || n - 1 >= sizeof(name))
+            return 0;
+        memcpy(name, host + 1, n - 1);
+        name[n - 1] = '\0';
+        return inet_pton(AF_INET6, name, addr) == 1;
+    }
     n = strcspn(host, ":");
     if (n == 0 || n >= sizeof(name))
         return 0;
@@ -452,10 +460,7 @@ void larder_admin_handle(struct larder_proxy *px, const struct larder_admin_requ
     resp->status = 200;
     resp->content_type = NULL;
     resp->fields[0] = '\0';
-    if (!host_is_ours(px, req->host)) {
-        set_text(resp, 403, "larder's pages answer to its address, localhost or its host name\n");
-        return;
-    }
+
     if (q != NULL) {
         query = q + 1;
         qlen = plen - (size_t)(q - path) - 1;
@@ -476,6 +481,11 @@ void larder_admin_handle(struct larder_proxy *px, const struct larder_admin_requ
             set_text(resp, 405, "method not allowed\n");
             snprintf(resp->fields, sizeof(resp->fields), "Allow: %s\r\n",
                      r->post ? "POST" : "GET, HEAD");
+            return;
+        }
+        /* the PAC file holds no secret: any name for larder may fetch it */
+        if (r->fn != page_pac && !host_is_ours(px, req->host)) {
+            set_text(resp, 403, "larder's pages answer to its address, localhost or its host name\n");
             return;
         }
         if (r->post && cross_site(req)) {

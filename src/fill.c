@@ -361,9 +361,21 @@ static const char *refresh_stored(struct larder_proxy *px, struct larder_object 
     larder_object_set_freshness(o, &fr);
     /* what the response now says of itself (who asked does not matter:
      * the stored copy was fine for them before) */
-    why = (merged_cc.flags & LARDER_CC_F_PRIVATE) ? "private"
-          : ((merged_cc.flags & LARDER_CC_F_NO_STORE) && !(merged_cc.flags & LARDER_CC_F_MUST_UNDERSTAND))
-              ? "no-store" : NULL;
+    {
+        /* the variant was chosen by the Vary it was stored with: a new one
+         * (or "*") means the stored key no longer says who it is for */
+        char vary[VARY_MAX];
+        size_t vlen;
+        const char *was = larder_object_vary(o);
+        int vr = larder_freshness_vary_list(&merged, vary, sizeof(vary), &vlen);
+
+        why = (merged_cc.flags & LARDER_CC_F_PRIVATE) ? "private"
+              : ((merged_cc.flags & LARDER_CC_F_NO_STORE) &&
+                 !(merged_cc.flags & LARDER_CC_F_MUST_UNDERSTAND)) ? "no-store"
+              : (vr != 0 || vlen >= sizeof(vary) ||
+                 strcmp(vlen > 0 ? vary : "", was != NULL ? was : "") != 0) ? "Vary changed"
+              : NULL;
+    }
     if (why != NULL)
         larder_cache_remove(px->cache, o);
     return why;

@@ -80,7 +80,7 @@ enum larder_range_result larder_range_parse(const char *s, size_t len, uint64_t 
 int larder_range_if_range_holds(const char *v, size_t len, const struct larder_http_head *stored,
                                 int64_t now)
 {
-    int i;
+    int i, k;
 
     while (len > 0 && is_ows(v[len - 1]))
         len--;
@@ -95,12 +95,18 @@ int larder_range_if_range_holds(const char *v, size_t len, const struct larder_h
                memcmp(stored->fields[i].value, v, len) == 0;
     }
     i = larder_http_find(stored, "last-modified", 0);
-    if (i < 0)
+    k = larder_http_find(stored, "date", 0);
+    if (i < 0 || k < 0)
         return 0;
     {
         int64_t want = larder_freshness_date_parse(v, len, now);
         int64_t have = larder_freshness_date_parse(stored->fields[i].value,
                                                    stored->fields[i].value_len, now);
-        return want >= 0 && have >= 0 && want == have;
+        int64_t date = larder_freshness_date_parse(stored->fields[k].value,
+                                                   stored->fields[k].value_len, now);
+        /* a date is a strong validator only if the response was sent at
+         * least a second after it (RFC 9110 8.8.2.2): a change within
+         * that second would not show */
+        return want >= 0 && have >= 0 && want == have && date >= have + 1;
     }
 }

@@ -618,7 +618,8 @@ static void test_admin_host_names(void **state)
         { "127.0.0.1:%d", 200 }, { "localhost:%d", 200 }, { "LOCALHOST", 200 },
         { "app.localhost:%d", 200 }, { "[::1]:%d", 200 }, { "proxybox:%d", 200 },
         { "ProxyBox", 200 }, { "attacker.example:%d", 403 }, { "proxybox.attacker.example", 403 },
-        { "127.0.0.1.attacker.example:%d", 403 },
+        { "127.0.0.1.attacker.example:%d", 403 }, { "[evil.example]:%d", 403 },
+        { "[::1", 403 },
     };
 
     (void)state;
@@ -635,6 +636,17 @@ static void test_admin_host_names(void **state)
         h_response_free(r);
         free(req);
         free(host);
+    }
+    /* the PAC file is no secret: browsers may fetch it by any name */
+    {
+        char *req = h_fmt("GET /larder/proxy.pac HTTP/1.1\r\nHost: wpad.example\r\n"
+                          "Connection: close\r\n\r\n");
+        struct h_response *r = h_request(larder->port, req, H_TIMEOUT_MS);
+
+        assert_non_null(r);
+        assert_int_equal(r->status, 200);
+        h_response_free(r);
+        free(req);
     }
     assert_int_equal(h_proc_stop(larder), 0);
 }

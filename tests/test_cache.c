@@ -504,6 +504,7 @@ static void test_range_from_cache(void **state)
         { "Range: bytes=0-5000\r\n", 206, "bytes 0-999/1000", 0, 1000 },
         { "Range: bytes=1000-\r\n", 416, "bytes */1000", 0, 0 },
         { "Range: bytes=0-1,5-6\r\n", 200, NULL, 0, 1000 },
+        { "Range: bytes=0-1\r\nRange: bytes=5-9\r\n", 200, NULL, 0, 1000 },
         { "Range: lines=1-2\r\n", 200, NULL, 0, 1000 },
         { "Range: bytes=5-9\r\nIf-Range: \"r\"\r\n", 206, "bytes 5-9/1000", 5, 5 },
         { "Range: bytes=5-9\r\nIf-Range: \"other\"\r\n", 200, NULL, 0, 1000 },
@@ -540,6 +541,8 @@ static void test_range_from_cache(void **state)
             fail_msg("[%s]: not the stored bytes from %llu", cases[i].fields,
                      (unsigned long long)cases[i].from);
         ASSERT_CS(r, "hit");
+        if (cases[i].status == 416 && strncmp(r->head, "HTTP/1.1 416 Range Not Satisfiable\r\n", 36) != 0)
+            fail_msg("416 status line: %.40s", r->head);
         h_response_free(r);
     }
     ASSERT_COUNT("/rg", 2);

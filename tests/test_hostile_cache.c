@@ -423,6 +423,27 @@ static void test_private_in_304_ends_sharing(void **state)
         h_response_free(r);
         purge(OA, "/p304");
     }
+    /* a 304 that brings a Vary the stored copy was not keyed by (or "*")
+     * leaves it with no valid key: it is dropped */
+    {
+        static const char *const vary[] = { "h=Vary:*", "h=Vary:Accept-Language" };
+        for (size_t i = 0; i < 2; i++) {
+            char *then = h_fmt("cc=max-age%%3D60&etag=%%22g%%22&%s", vary[i]);
+            struct h_response *r;
+
+            h_origin_reset(OA);
+            script(OA, "/v304", "cc=max-age%3D0&etag=%22g%22");
+            h_response_free(get(OA, "/v304", NULL));
+            script(OA, "/v304", then);
+            h_response_free(get(OA, "/v304", NULL));          /* revalidated: 304 */
+            r = get(OA, "/v304", "Accept-Language: de\r\n");
+            if (is_hit(r) || count(OA, "/v304") != 3)
+                fail_msg("%s: hit %d, origin count %ld", vary[i], is_hit(r), count(OA, "/v304"));
+            h_response_free(r);
+            purge(OA, "/v304");
+            free(then);
+        }
+    }
     /* a client's own no-store does not take the stored copy away from
      * others: it only keeps its answer out of the cache */
     h_origin_reset(OA);

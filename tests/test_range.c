@@ -72,9 +72,10 @@ static void test_range_parse(void **state)
     }
 }
 
-/* A stored head with the given ETag and Last-Modified lines (NULL: none). */
+/* A stored head with the given ETag and Last-Modified lines (NULL: none)
+ * and a Date a minute after that Last-Modified. */
 struct stored {
-    struct larder_http_field f[2];
+    struct larder_http_field f[3];
     struct larder_http_head h;
 };
 
@@ -83,7 +84,11 @@ static const struct larder_http_head *stored_head(struct stored *s, const char *
 {
     memset(s, 0, sizeof(*s));
     s->h.fields = s->f;
-    s->h.fields_cap = 2;
+    s->h.fields_cap = 3;
+    s->f[s->h.nfields].name = "Date";
+    s->f[s->h.nfields].name_len = 4;
+    s->f[s->h.nfields].value = "Sun, 06 Nov 1994 08:50:37 GMT";
+    s->f[s->h.nfields++].value_len = 29;
     if (etag != NULL) {
         s->f[s->h.nfields].name = "ETag";
         s->f[s->h.nfields].name_len = 4;
@@ -121,6 +126,8 @@ static void test_if_range(void **state)
         { "yesterday", NULL, lm, 0 },
         { "", "\"v1\"", lm, 0 },
     };
+    /* a Last-Modified less than a second older than the Date is weak */
+    static const char same_second[] = "Sun, 06 Nov 1994 08:50:37 GMT";
 
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -132,6 +139,16 @@ static void test_if_range(void **state)
         if (got != cases[i].want)
             fail_msg("If-Range %s against ETag %s, Last-Modified %s: got %d", cases[i].value,
                      cases[i].etag ? cases[i].etag : "-", cases[i].lm ? cases[i].lm : "-", got);
+    }
+    {
+        struct stored s;
+        const struct larder_http_head *h = stored_head(&s, NULL, same_second);
+        assert_false(larder_range_if_range_holds(same_second, strlen(same_second), h,
+                                                 (int64_t)1700000000));
+        s.h.nfields = 1;          /* Last-Modified only, no Date: not strong either */
+        s.f[0] = s.f[1];
+        assert_false(larder_range_if_range_holds(same_second, strlen(same_second), &s.h,
+                                                 (int64_t)1700000000));
     }
 }
 

@@ -37,7 +37,8 @@ enum larder_range_result larder_range_parse(const char *value, size_t len, uint6
 
 /* RFC 9110 13.1.5: whether If-Range <value> lets the Range apply to the
  * stored response <stored>: an entity-tag must equal its strong ETag
- * (strong comparison), an HTTP date must equal its Last-Modified. <now>
+ * (strong comparison), an HTTP date must equal its Last-Modified, which
+ * must be at least a second older than its Date (a strong date). <now>
  * places two-digit years (larder_freshness_date_parse). */
 int larder_range_if_range_holds(const char *value, size_t len,
                                 const struct larder_http_head *stored, int64_t now);
