@@ -113,7 +113,8 @@ static int serve_range(struct larder_client *cl, struct larder_object *o, int64_
     uint64_t size = larder_object_body_size(o), first = 0, last = 0;
     char pre[480];
 
-    if (rf == NULL || larder_http_find(&cl->req->head, "range", (unsigned)(rf - cl->req->head.fields) + 1) >= 0)
+    if (rf == NULL ||
+        larder_http_find(&cl->req->head, "range", (unsigned)(rf - cl->req->head.fields) + 1) >= 0)
         return 0; /* none, or several lines: the whole response */
     if (ir != NULL) {
         struct larder_http_head sh;
