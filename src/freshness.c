@@ -1288,40 +1288,6 @@ int larder_freshness_vary_key(const char *vary, size_t vary_len,
     return rc != 0 ? -1 : 0;
 }
 
-struct vary_match_ctx {
-    const struct larder_http_head *a, *b;
-};
-
-/* Returns 0 when the field agrees, 1 when not (stops the walk). */
-static int vary_match_member(const char *item, size_t len, void *arg)
-{
-    struct vary_match_ctx *m = arg;
-    struct norm na, nb;
-    int ca, cb;
-
-    if (!vary_name_ok(item, len))
-        return 1;
-    norm_init(&na, m->a, item, len);
-    norm_init(&nb, m->b, item, len);
-    if (norm_present(&na) != norm_present(&nb))
-        return 1;
-    do {
-        ca = norm_getc(&na);
-        cb = norm_getc(&nb);
-        if (ca != cb)
-            return 1;
-    } while (ca >= 0);
-    return 0;
-}
-
-int larder_freshness_vary_match(const char *vary, size_t vary_len,
-                                const struct larder_http_head *a,
-                                const struct larder_http_head *b)
-{
-    struct vary_match_ctx m = {a, b};
-    return larder_http_list_each(vary, vary_len, vary_match_member, &m) == 0;
-}
-
 /* ---- invalidation -------------------------------------------------------- */
 
 int larder_freshness_method_is_safe(const char *method, size_t len)

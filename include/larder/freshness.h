@@ -321,12 +321,6 @@ int larder_freshness_vary_key(const char *vary, size_t vary_len,
                               const struct larder_http_head *req, char *buf, size_t cap,
                               size_t *len_out);
 
-/* Whether requests <a> and <b> select the same variant for Vary list <vary>:
- * the same as comparing their keys, without a buffer. 0 for "*". */
-int larder_freshness_vary_match(const char *vary, size_t vary_len,
-                                const struct larder_http_head *a,
-                                const struct larder_http_head *b);
-
 /* ---- invalidation (RFC 9111 section 4.4) -------------------------------- */
 
 /* Whether <method> is safe: GET, HEAD, OPTIONS, TRACE (case-sensitive). */
