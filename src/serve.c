@@ -100,6 +100,16 @@ static int has_conditionals(const struct larder_http_head *req)
 /* Starts the response from object <o> (the client's reference is moved in). */
 static void serve_object(struct larder_client *cl, struct larder_object *o);
 
+/* The response head is queued (the output held <before> bytes before it):
+ * count it, and start sending the object's body. */
+static void start_body(struct larder_client *cl, size_t before)
+{
+    cl->bytes_out += evbuffer_get_length(larder_conn_output(cl->conn)) - before;
+    cl->resp_started = 1;
+    larder_client_set_state(cl, CLIENT_SERVE);
+    larder_serve_pump(cl);
+}
+
 /* A GET with Range answered from a COMPLETE stored 200 (RFC 9110 14): 206
  * with one range of the stored body, by reference, or 416. Returns 0 when
  * the Range does not apply (If-Range fails, several ranges, not bytes...):
@@ -151,10 +161,7 @@ static int serve_range(struct larder_client *cl, struct larder_object *o, int64_
                           (unsigned long long)size, (unsigned long long)(last - first + 1));
     cl->framing = OUT_LENGTH;
     larder_client_end_head(cl, out, pre, n);
-    cl->bytes_out += evbuffer_get_length(out) - before;
-    cl->resp_started = 1;
-    larder_client_set_state(cl, CLIENT_SERVE);
-    larder_serve_pump(cl);
+    start_body(cl, before);
     return 1;
 }
 
@@ -234,10 +241,7 @@ static void serve_object(struct larder_client *cl, struct larder_object *o)
             cl->framing = OUT_NONE;
         larder_client_end_head(cl, out, pre, n);
     }
-    cl->bytes_out += evbuffer_get_length(out) - before;
-    cl->resp_started = 1;
-    larder_client_set_state(cl, CLIENT_SERVE);
-    larder_serve_pump(cl);
+    start_body(cl, before);
 }
 
 static void on_object_wake(void *arg)

@@ -424,6 +424,16 @@ static void test_head_from_stored_get(void **state)
 /* RFC 9111 4.3.5: a HEAD that larder forwards because the stored GET
  * response is stale freshens it when the validators agree (the next GET
  * is a hit), and drops it when they do not (the next GET goes out). */
+/* Stores <path> as a stale response (<stored>), then scripts the origin with
+ * <now> and sends a HEAD through larder, which forwards it. */
+static void head_after(const char *path, const char *stored, const char *now)
+{
+    script(path, stored);
+    h_response_free(get(path, NULL));
+    script(path, now);
+    h_response_free(req("HEAD", path, NULL));
+}
+
 static void test_head_freshens_stored_get(void **state)
 {
     struct h_response *r;
@@ -450,10 +460,7 @@ static void test_head_freshens_stored_get(void **state)
     ASSERT_COUNT("/hf", 2);
 
     /* a HEAD whose validator differs: what is stored is outdated */
-    script("/hg", "cc=max-age%3D0&etag=%22a%22&len=300");
-    h_response_free(get("/hg", NULL));
-    script("/hg", "cc=max-age%3D60&etag=%22b%22&len=300");
-    h_response_free(req("HEAD", "/hg", NULL));
+    head_after("/hg", "cc=max-age%3D0&etag=%22a%22&len=300", "cc=max-age%3D60&etag=%22b%22&len=300");
     ASSERT_COUNT("/hg", 2);
     r = get("/hg", NULL);
     assert_int_equal(r->status, 200);
@@ -463,10 +470,7 @@ static void test_head_freshens_stored_get(void **state)
     ASSERT_COUNT("/hg", 3);
 
     /* a HEAD answer without the stored validator cannot vouch for it */
-    script("/hn", "cc=max-age%3D0&etag=%22a%22&len=300");
-    h_response_free(get("/hn", NULL));
-    script("/hn", "cc=max-age%3D60&len=300");
-    h_response_free(req("HEAD", "/hn", NULL));
+    head_after("/hn", "cc=max-age%3D0&etag=%22a%22&len=300", "cc=max-age%3D60&len=300");
     r = get("/hn", NULL);
     ASSERT_NO_CS(r, "hit");
     assert_null(h_header_get(r, "ETag"));
@@ -474,10 +478,7 @@ static void test_head_freshens_stored_get(void **state)
     ASSERT_COUNT("/hn", 3);
 
     /* the same when only the length differs */
-    script("/hl", "cc=max-age%3D0&etag=%22a%22&len=300");
-    h_response_free(get("/hl", NULL));
-    script("/hl", "cc=max-age%3D60&etag=%22a%22&len=301");
-    h_response_free(req("HEAD", "/hl", NULL));
+    head_after("/hl", "cc=max-age%3D0&etag=%22a%22&len=300", "cc=max-age%3D60&etag=%22a%22&len=301");
     r = get("/hl", NULL);
     ASSERT_NO_CS(r, "hit");
     assert_int_equal(r->body_len, 301);
