@@ -10,6 +10,7 @@
 # and larder, and drives them with wrk and bench/proxy.lua:
 #   hit     GET of one fresh 1 KiB object, answered from the cache
 #   reval   GETs cycling over 1000 max-age=0 URLs, each revalidated (304)
+#   pass    GET of one no-store 1 KiB object: every request goes to the origin
 # Writes the raw outputs to build/bench/profile-<date>/ and prints the top
 # entries.
 #
@@ -105,6 +106,10 @@ load 1 /reval/ 1000 >/dev/null
 cg -z
 REVAL=$(load "$SECS" /reval/ 1000)
 cg -d reval
+load 1 /nostore/1k 1 >/dev/null
+cg -z
+PASS=$(load "$SECS" /nostore/1k 1)
+cg -d pass
 kill -TERM "$VG"
 wait "$VG" 2>/dev/null || true
 
@@ -130,6 +135,7 @@ summary() {                     # name wrk-result
     echo
     summary hit "$HIT"
     summary reval "$REVAL"
+    summary pass "$PASS"
 } | tee "$OUT/callgrind-summary.txt"
 
 # ----------------------------------------------------------------- perf --
@@ -148,8 +154,12 @@ if command -v perf >/dev/null && perf record -q -e cpu-clock -o "$WORK/probe.dat
     wait_port "$LARDER_PORT"
     curl -s -o /dev/null -x "127.0.0.1:$LARDER_PORT" "http://127.0.0.1:$ORIGIN_PORT/hit/1k"
     load 2 /reval/ 1000 >/dev/null
-    for run in hit reval; do
-        case $run in hit) path=/hit/1k n=1 ;; reval) path=/reval/ n=1000 ;; esac
+    for run in hit reval pass; do
+        case $run in
+        hit) path=/hit/1k n=1 ;;
+        reval) path=/reval/ n=1000 ;;
+        pass) path=/nostore/1k n=1 ;;
+        esac
         perf record -q -e cpu-clock -F 4999 -g -p "$LP" -o "$OUT/perf-$run.data" -- sleep "$SECS" \
             >/dev/null 2>&1 &
         PR=$!
