@@ -178,6 +178,14 @@ static int fail(struct larder_http_head *h, int status, const char *reason)
     return LARDER_PARSE_ERROR;
 }
 
+static int all_tchar(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!larder_http_is_tchar((unsigned char)s[i]))
+            return 0;
+    return 1;
+}
+
 /* Scans the line starting at <start> byte by byte, so that whatever is
  * wrong first, in byte order, is what gets reported, for a prefix as for
  * the whole: a byte past the head limit (431), a content byte past
@@ -221,9 +229,13 @@ static int scan_line(struct larder_http_head *h, const char *buf, size_t len, si
                 return fail(h, err, "bare CR");
             continue;
         }
-        if (p - start >= max_content)
+        if (p - start >= max_content) {
+            /* RFC 9112 3: a method longer than any implemented gets 501 */
+            if (long_status == 414 && all_tchar(buf + start, p - start))
+                return fail(h, 501, "request method too long");
             return fail(h, long_status, long_status == 414 ? "request line too long"
                                                           : "header section too large");
+        }
     }
     return 0;
 }

@@ -468,6 +468,14 @@ static void revalidate_in_background(struct larder_client *cl, struct larder_obj
     evbuffer_free(head);
 }
 
+/* only-if-cached (RFC 9111 5.2.1.7): a stored response or a 504, never
+ * a request to the origin */
+static void unavailable(struct larder_client *cl, const char *reason)
+{
+    cl->cs.kind = LARDER_CS_UNAVAILABLE;
+    larder_client_send_error(cl, 504, reason, LARDER_ERR_UNAVAILABLE);
+}
+
 static void pass_through(struct larder_client *cl)
 {
     larder_serve_release(cl);
@@ -494,6 +502,10 @@ void larder_serve_request(struct larder_client *cl)
     /* bodies on GET are not the cache's business, nor HEAD with Range */
     if (px->cache == NULL || n >= sizeof(key) || !cl->body_done ||
         (cl->range_req && larder_client_is_head(cl))) {
+        if (cl->req_cc.flags & LARDER_CC_F_ONLY_IF_CACHED) {
+            unavailable(cl, "only-if-cached: this request is not answered from the cache");
+            return;
+        }
         cl->cs.kind = LARDER_CS_BYPASS;
         cl->outcome = LARDER_OUTCOME_PASS;
         larder_forward_start(cl);
@@ -534,9 +546,7 @@ void larder_serve_request(struct larder_client *cl)
         }
         larder_object_release(o);
         if (cl->req_cc.flags & LARDER_CC_F_ONLY_IF_CACHED) {
-            cl->cs.kind = LARDER_CS_UNAVAILABLE;
-            larder_client_send_error(cl, 504, "only-if-cached: nothing suitable is stored",
-                                     LARDER_ERR_UNAVAILABLE);
+            unavailable(cl, "only-if-cached: nothing suitable is stored");
             return;
         }
         cl->cs.kind = LARDER_CS_BYPASS;
@@ -547,9 +557,7 @@ void larder_serve_request(struct larder_client *cl)
     if (o == NULL) {
         cl->cs.kind = larder_cache_has_key(px->cache, key) ? LARDER_CS_VARY_MISS : LARDER_CS_URI_MISS;
         if (cl->req_cc.flags & LARDER_CC_F_ONLY_IF_CACHED) {
-            cl->cs.kind = LARDER_CS_UNAVAILABLE;
-            larder_client_send_error(cl, 504, "only-if-cached: nothing suitable is stored",
-                                     LARDER_ERR_UNAVAILABLE);
+            unavailable(cl, "only-if-cached: nothing suitable is stored");
             return;
         }
         if (larder_client_is_head(cl)) {
@@ -590,9 +598,7 @@ void larder_serve_request(struct larder_client *cl)
         return;
     case LARDER_SERVE_GATEWAY_TIMEOUT:
         larder_object_release(o);
-        cl->cs.kind = LARDER_CS_UNAVAILABLE;
-        larder_client_send_error(cl, 504, "only-if-cached: the stored response would need revalidation",
-                                 LARDER_ERR_UNAVAILABLE);
+        unavailable(cl, "only-if-cached: the stored response would need revalidation");
         return;
     case LARDER_SERVE_REVALIDATE_REQUEST:
         cl->cs.kind = LARDER_CS_REQUEST;

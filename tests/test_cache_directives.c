@@ -14,6 +14,7 @@ static void test_only_if_cached(void **state)
     const char *path = "/oic?cc=max-age%3D60";
     const char *oic = "Cache-Control: only-if-cached\r\n";
     struct h_response *r;
+    char *raw;
 
     (void)state;
     start(NULL);
@@ -49,6 +50,16 @@ static void test_only_if_cached(void **state)
     ASSERT_CS(r, "hit");
     h_response_free(r);
     ASSERT_COUNT("/oics", 1);
+
+    /* a GET with a body is never answered from the cache, so it is a 504
+     * too: only-if-cached never reaches the origin */
+    raw = h_fmt("GET http://127.0.0.1:%d/oicb HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                "Cache-Control: only-if-cached\r\nContent-Length: 3\r\n\r\nabc", OP, OP);
+    r = raw_req(raw);
+    free(raw);
+    assert_int_equal(r->status, 504);
+    h_response_free(r);
+    ASSERT_COUNT("/oicb", 0);
     finish();
 }
 

@@ -1287,6 +1287,18 @@ static void request_line_limit(const struct larder_http_limits *lim, uint64_t se
     b_fill(&b, 'x', lim->max_line - 31);
     b_str(&b, " HTTP/1.1\r\n" HOST "\r\n");
     run_built(&b, "absolute-form line of max_line+1", lim, 1, 414, 0, seed + 5);
+
+    /* a method longer than any implemented is 501 (RFC 9112 3), whether
+     * its line has ended or not */
+    b_fill(&b, 'M', lim->max_line + 1);
+    run_built(&b, "method of max_line+1, line still open", lim, 1, 501, 0, seed + 6);
+    b_fill(&b, 'M', lim->max_line + 1);
+    b_str(&b, " / HTTP/1.1\r\n" HOST "\r\n");
+    run_built(&b, "method of max_line+1", lim, 1, 501, 0, seed + 7);
+    /* bytes that are no method at all stay a line too long */
+    b_fill(&b, 'M', lim->max_line / 2);
+    b_fill(&b, '\x01', lim->max_line);
+    run_built(&b, "control bytes past max_line", lim, 1, 414, 0, seed + 8);
 }
 
 static void test_request_line_limit(void **state)
