@@ -27,6 +27,8 @@
 #                      root, else 0]: on a shared machine, other work on
 #                      the two cores then takes less of their time
 #   BENCH_KEEP         1: keep the work directory (configs, logs) [0]
+#   BENCH_PAUSE        1: pause (SIGSTOP) every server on the proxy core but
+#                      the one being measured [1]; 0: leave them running
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -43,6 +45,8 @@ PORT_BASE=${BENCH_PORT_BASE:-28400}
 PROXY_CPU=${BENCH_PROXY_CPU:-0}
 LOAD_CPU=${BENCH_LOAD_CPU:-1}
 KEEP=${BENCH_KEEP:-0}
+PAUSE=${BENCH_PAUSE:-1}
+SETTLE=0.5                      # seconds a continued server gets before it is timed
 NICE=${BENCH_NICE:-$([ "$(id -u)" = 0 ] && echo -10 || echo 0)}
 ROUNDS=${BENCH_ROUNDS:-3}
 RSECS=$((SECS / ROUNDS)); [ "$RSECS" -ge 1 ] || RSECS=1
@@ -135,9 +139,34 @@ stop_pid() {                    # TERM the tree, wait, KILL what is left
     wait "$1" 2>/dev/null || true
 }
 
+# The servers on the proxy core share it: an idle one still wakes for its
+# timers and housekeeping threads (Traffic Server's event threads, Varnish's
+# expiry and pool threads), and those wake-ups land in the rounds of the
+# one being measured. focus NAME continues NAME's process tree and stops
+# every other server's, so only the one measured can run there; focus ""
+# continues them all.
+FOCUS=""
+focus() {                       # name, or "" for all
+    local n p
+    [ "$PAUSE" = 1 ] || [ -z "$1" ] || return 0
+    [ -z "$1" ] || [ "$1" != "$FOCUS" ] || return 0
+    FOCUS=$1
+    for n in "${!PID[@]}"; do
+        [ "$n" = "$1" ] && continue
+        [ -z "$1" ] || for p in $(tree "${PID[$n]}"); do kill -STOP "$p" 2>/dev/null || true; done
+    done
+    for n in "${!PID[@]}"; do
+        [ -z "$1" ] || [ "$n" = "$1" ] || continue
+        for p in $(tree "${PID[$n]}"); do kill -CONT "$p" 2>/dev/null || true; done
+    done
+    # a server just continued catches up on its overdue timers first
+    [ -z "$1" ] || sleep "$SETTLE"
+}
+
 cleanup() {
     local e
     trap - EXIT INT TERM HUP
+    focus ""                    # a stopped process would not see TERM
     for e in "${STARTED[@]}"; do stop_pid "${e#* }"; done
     rm -rf "${SHM:-}"
     if [ "$KEEP" = 1 ]; then say "bench: work directory kept: $WORK"; else rm -rf "$WORK"; fi
@@ -332,6 +361,7 @@ spread() {                      # scenario proxy -> (max - min) / median, as +-N
 http_check() {                  # scenario kind path n proxy
     local s=$1 kind=$2 path=$3 n=$4 p=$5 port=${PORT[$5]} off on o304 note="" first=$3
     [ "$n" -gt 1 ] && first=${path}0
+    focus "$p"
     curl -s -o /dev/null -x "127.0.0.1:$port" "http://127.0.0.1:$ORIGIN_PORT$first" || true
     wrk_run "$port" "$WARMUP" "$path" "$n"
     off=$(origin_mark)
@@ -366,6 +396,7 @@ http_check() {                  # scenario kind path n proxy
 
 http_round() {                  # scenario path n proxy round
     local s=$1 p=$4 port=${PORT[$4]} pid=${PID[$4]} off c0 c1 on o304 k="$1 $4"
+    focus "$p"
     off=$(origin_mark)
     c0=$(cpu_ticks "$pid")
     wrk_run "$port" "$RSECS" "$2" "$3"
@@ -408,6 +439,7 @@ tunnel_check() {                # proxy
     case $p in nginx | varnish)
         NOTE["tunnel $p"]="no CONNECT support"; SKIP["tunnel $p"]=1; return 0 ;;
     esac
+    focus "$p"
     (pin "$LOAD_CPU" "$TUNNEL" client "${PORT[$p]}" "$TUNNEL_PORT" 1 "$TUNNELS") >/dev/null 2>&1 ||
         { NOTE["tunnel $p"]="CONNECT refused or failed"; SKIP["tunnel $p"]=1; }
     return 0
@@ -415,6 +447,7 @@ tunnel_check() {                # proxy
 
 tunnel_round() {                # proxy round
     local p=$1 k="tunnel $1" pid=${PID[$1]} c0 c1 out kv
+    focus "$p"
     c0=$(cpu_ticks "$pid")
     out=$(pin "$LOAD_CPU" "$TUNNEL" client "${PORT[$p]}" "$TUNNEL_PORT" "$RSECS" "$TUNNELS" 2>&1 |
         grep '^RESULT' || true)
@@ -463,6 +496,7 @@ larder_memory_bytes() {         # port -> cache.memory_bytes from stats.json, or
 memory_scenario() {             # proxy
     local p=$1 port=${PORT[$1]} pid=${PID[$1]} r0 r1 f0=0 f1=0 m0="" m1="" off on n2 wp per extra="" note=""
     local done_file=$WORK/fill-$p.done
+    focus "$p"
     # Warm the 50 connections' buffers first, so only the objects count.
     wrk_run "$port" 1 /hit/1k 1
     sleep 0.5
