@@ -598,6 +598,8 @@ done
 say "  proxies on core $PROXY_CPU; wrk (1 thread, $CONNS keep-alive connections), origin nginx and tunnel source on core $LOAD_CPU"
 say "  per scenario and proxy: ${WARMUP}s warm-up, a 1s check run, then $ROUNDS timed rounds of ${RSECS}s,"
 say "  interleaved across proxies (each round starts with a different proxy)"
+[ "$PAUSE" = 1 ] &&
+    say "  while one server is measured the others on core $PROXY_CPU are paused (SIGSTOP); BENCH_PAUSE=0: not"
 say "  everything at niceness $NICE; load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 STAT0=$(grep '^cpu ' /proc/stat)
 say ""
