@@ -476,6 +476,19 @@ static void unavailable(struct larder_client *cl, const char *reason)
     larder_client_send_error(cl, 504, reason, LARDER_ERR_UNAVAILABLE);
 }
 
+/* Neither answered from the cache nor stored: forwarded as asked, or with
+ * only-if-cached a 504 giving <reason>. */
+static void bypass(struct larder_client *cl, const char *reason)
+{
+    if (cl->req_cc.flags & LARDER_CC_F_ONLY_IF_CACHED) {
+        unavailable(cl, reason);
+        return;
+    }
+    cl->cs.kind = LARDER_CS_BYPASS;
+    cl->outcome = LARDER_OUTCOME_PASS;
+    larder_forward_start(cl);
+}
+
 static void pass_through(struct larder_client *cl)
 {
     larder_serve_release(cl);
@@ -502,13 +515,7 @@ void larder_serve_request(struct larder_client *cl)
     /* bodies on GET are not the cache's business, nor HEAD with Range */
     if (px->cache == NULL || n >= sizeof(key) || !cl->body_done ||
         (cl->range_req && larder_client_is_head(cl))) {
-        if (cl->req_cc.flags & LARDER_CC_F_ONLY_IF_CACHED) {
-            unavailable(cl, "only-if-cached: this request is not answered from the cache");
-            return;
-        }
-        cl->cs.kind = LARDER_CS_BYPASS;
-        cl->outcome = LARDER_OUTCOME_PASS;
-        larder_forward_start(cl);
+        bypass(cl, "only-if-cached: this request is not answered from the cache");
         return;
     }
     cl->key = larder_xstrdup(key);
@@ -545,13 +552,7 @@ void larder_serve_request(struct larder_client *cl)
             }
         }
         larder_object_release(o);
-        if (cl->req_cc.flags & LARDER_CC_F_ONLY_IF_CACHED) {
-            unavailable(cl, "only-if-cached: nothing suitable is stored");
-            return;
-        }
-        cl->cs.kind = LARDER_CS_BYPASS;
-        cl->outcome = LARDER_OUTCOME_PASS;
-        larder_forward_start(cl);
+        bypass(cl, "only-if-cached: nothing suitable is stored");
         return;
     }
     if (o == NULL) {
