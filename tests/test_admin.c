@@ -88,6 +88,16 @@ static uint64_t fetch(int port, const char *path, int status)
     return n;
 }
 
+/* Sends the raw request <req> to larder on <port> and checks the status. */
+static void expect_status(int port, const char *req, int status)
+{
+    struct h_response *r = h_request(port, req, H_TIMEOUT_MS);
+
+    assert_non_null(r);
+    assert_int_equal(r->status, status);
+    h_response_free(r);
+}
+
 static char *temp_path(const char *tag)
 {
     const char *tmp = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
@@ -444,14 +454,8 @@ static void test_purge(void **state)
     assert_int_equal(h_origin_count(origin_port, "/p"), 3);
     req = h_fmt("PURGE %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n", url,
                 origin_port);
-    r = h_request(larder->port, req, H_TIMEOUT_MS);
-    assert_non_null(r);
-    assert_int_equal(r->status, 200);
-    h_response_free(r);
-    r = h_request(larder->port, req, H_TIMEOUT_MS);
-    assert_non_null(r);
-    assert_int_equal(r->status, 404);
-    h_response_free(r);
+    expect_status(larder->port, req, 200);
+    expect_status(larder->port, req, 404);
     free(req);
     fetch(larder->port, "/p?cc=max-age%3D60&len=64", 200);
     assert_int_equal(h_origin_count(origin_port, "/p"), 4);
@@ -522,10 +526,7 @@ static void test_purge_cross_site(void **state)
                 "Content-Type: text/plain;charset=UTF-8\r\n"
                 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
                 larder->port, larder->port, strlen(body), body);
-    r = h_request(larder->port, req, H_TIMEOUT_MS);
-    assert_non_null(r);
-    assert_int_equal(r->status, 200);
-    h_response_free(r);
+    expect_status(larder->port, req, 200);
     free(req);
     fetch(larder->port, "/x?cc=max-age%3D60&len=32", 200);
     assert_int_equal(h_origin_count(origin_port, "/x"), 2);
@@ -641,11 +642,7 @@ static void test_admin_host_names(void **state)
     {
         char *req = h_fmt("GET /larder/proxy.pac HTTP/1.1\r\nHost: wpad.example\r\n"
                           "Connection: close\r\n\r\n");
-        struct h_response *r = h_request(larder->port, req, H_TIMEOUT_MS);
-
-        assert_non_null(r);
-        assert_int_equal(r->status, 200);
-        h_response_free(r);
+        expect_status(larder->port, req, 200);
         free(req);
     }
     assert_int_equal(h_proc_stop(larder), 0);
@@ -671,20 +668,14 @@ static void test_admin_acl(void **state)
     h_response_free(r);
     req = h_fmt("GET http://127.0.0.1:%d/larder/metrics HTTP/1.1\r\n"
                 "Host: 127.0.0.1:%d\r\nConnection: close\r\n\r\n", larder->port, larder->port);
-    r = h_request(larder->port, req, H_TIMEOUT_MS);
-    assert_non_null(r);
-    assert_int_equal(r->status, 403);
-    h_response_free(r);
+    expect_status(larder->port, req, 403);
     free(req);
 
     /* PURGE too, even for something stored; proxying itself still works */
     fetch(larder->port, "/acl?cc=max-age%3D60", 200);
     req = h_fmt("PURGE http://127.0.0.1:%d/acl?cc=max-age%%3D60 HTTP/1.1\r\n"
                 "Host: 127.0.0.1:%d\r\nConnection: close\r\n\r\n", origin_port, origin_port);
-    r = h_request(larder->port, req, H_TIMEOUT_MS);
-    assert_non_null(r);
-    assert_int_equal(r->status, 403);
-    h_response_free(r);
+    expect_status(larder->port, req, 403);
     free(req);
     fetch(larder->port, "/acl?cc=max-age%3D60", 200);
     assert_int_equal(h_origin_count(origin_port, "/acl"), 1);   /* still stored */
