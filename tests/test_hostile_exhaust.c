@@ -481,11 +481,36 @@ static void test_memory_bounded_by_configuration(void **state)
 
 /* Pipelines 4 MiB of <requests> (repeated) on one connection that never
  * reads, and returns how much larder's RSS grew. */
+/* The largest of the three numbers in /proc/sys/net/ipv4/<name>, or 0. */
+static uint64_t tcp_buf_max(const char *name)
+{
+    char *path = h_fmt("/proc/sys/net/ipv4/%s", name);
+    FILE *f = fopen(path, "r");
+    unsigned long long lo = 0, def = 0, hi = 0;
+
+    free(path);
+    if (f == NULL)
+        return 0;
+    if (fscanf(f, "%llu %llu %llu", &lo, &def, &hi) != 3)
+        hi = 0;
+    fclose(f);
+    return hi;
+}
+
+/* More request bytes than the kernel alone can hold for a connection
+ * whose server stops reading: its receive buffer grows up to tcp_rmem's
+ * maximum (32 MiB on recent kernels) and the client's send buffer up to
+ * tcp_wmem's; only a larder that kept reading takes more. */
+static uint64_t flood_size(void)
+{
+    return tcp_buf_max("tcp_rmem") + tcp_buf_max("tcp_wmem") + 32ull * 1024 * 1024;
+}
+
 static long flood_growth(const struct h_proc *l, const char *requests, const char *what)
 {
     long before, after;
     struct h_conn *c = conn_to(l->port);
-    uint64_t n;
+    uint64_t n, max = flood_size();
 
     /* one flood first, so the allocator and ASan's shadow and quarantine
      * are warm: what a second flood adds is what larder keeps per flood */
@@ -493,14 +518,14 @@ static long flood_growth(const struct h_proc *l, const char *requests, const cha
     h_conn_close(c);
     before = rss_settled(l);
     c = conn_to(l->port);
-    n = flood(c, requests, strlen(requests), 32ull * 1024 * 1024, 300);
+    n = flood(c, requests, strlen(requests), max, 300);
     after = rss_settled(l);
     print_message("%s: %llu bytes of requests taken, RSS +%ld kB\n", what,
                   (unsigned long long)n, after - before);
     h_conn_close(c);
     /* a larder that kept reading would have taken the whole flood: only
      * the kernel's socket buffers and larder's read limit may hold it */
-    if (n >= 32ull * 1024 * 1024)
+    if (n >= max)
         fail_msg("%s: larder took all %llu bytes of requests without the client reading",
                  what, (unsigned long long)n);
     return after - before;
@@ -517,8 +542,8 @@ static long flood_growth(const struct h_proc *l, const char *requests, const cha
 static void test_self_answered_pipelining_bounded(void **state)
 {
     /* plus room for ASan's 1 MiB quarantine and allocator noise; a larder
-     * that keeps reading would take all 32 MiB of requests and queue the
-     * answers to them */
+     * that keeps reading would take the whole flood (flood_size) and queue
+     * the answers to them */
     const long bound = 3 * (64 * 1024 + 4096 + 256 * 1024 + 64 * 1024) / 1024 + 4096;
     struct h_proc *l;
     char *own, *refused;
